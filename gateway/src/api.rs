@@ -1,0 +1,170 @@
+//! The public `dqt.portal.v1` services. Each handler forwards to the service that owns the
+//! data, on behalf of the verified caller and within what remains of the caller's deadline.
+//! Methods not overridden here answer UNIMPLEMENTED until their issue lands.
+
+use std::time::Duration;
+
+use dqt_proto::dqt::identity::v1 as identity;
+use dqt_proto::dqt::identity::v1::identity_service_client::IdentityServiceClient;
+use dqt_proto::dqt::portal::v1 as pb;
+use dqt_proto::dqt::portal::v1::administration_server::Administration;
+use dqt_proto::dqt::portal::v1::authentication_server::Authentication;
+use dqt_proto::dqt::portal::v1::employer_access_server::EmployerAccess;
+use dqt_proto::dqt::portal::v1::teacher_portal_server::TeacherPortal;
+use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
+use portal_common::principal::{ON_BEHALF_OF_HEADER, REQUEST_ID_HEADER, remaining_deadline};
+use portal_common::{Caller, Principal, Signer};
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use crate::auth::Session;
+
+/// How the gateway names itself when it calls on behalf of someone not signed in.
+const GATEWAY: &str = "gateway";
+
+/// Connections to the services, shared by every public API.
+#[derive(Clone)]
+pub struct Gateway {
+    signer: Signer,
+    identity: IdentityServiceClient<Channel>,
+    record: RecordServiceClient<Channel>,
+}
+
+impl Gateway {
+    pub fn new(signer: Signer, identity: Channel, record: Channel) -> Self {
+        Self {
+            signer,
+            identity: IdentityServiceClient::new(identity),
+            record: RecordServiceClient::new(record),
+        }
+    }
+
+    /// The caller of a public request and the time left for the calls it makes.
+    fn caller<T>(request: &Request<T>) -> (Caller, Duration) {
+        let metadata = request.metadata();
+        let header = |name: &str| {
+            metadata
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() <= 128)
+                .map(str::to_owned)
+        };
+        let principal = request.extensions().get::<Session>().map_or_else(
+            || Principal::Service(GATEWAY.to_owned()),
+            |s| s.principal.clone(),
+        );
+        let caller = Caller {
+            principal,
+            request_id: header(REQUEST_ID_HEADER).unwrap_or_default(),
+            on_behalf_of: header(ON_BEHALF_OF_HEADER),
+        };
+        (caller, remaining_deadline(metadata))
+    }
+
+    fn forward<T, U>(&self, request: &Request<T>, message: U) -> Request<U> {
+        let (caller, deadline) = Self::caller(request);
+        self.signer.request(message, &caller, deadline)
+    }
+}
+
+/// The session the auth layer verified; its absence is a wiring fault, so refuse the call.
+fn session<T>(request: &Request<T>) -> Result<&Session, Status> {
+    request
+        .extensions()
+        .get::<Session>()
+        .ok_or_else(|| Status::unauthenticated("sign in first"))
+}
+
+#[tonic::async_trait]
+impl Authentication for Gateway {
+    async fn sign_in_teacher(
+        &self,
+        request: Request<pb::SignInTeacherRequest>,
+    ) -> Result<Response<pb::SignInResponse>, Status> {
+        let source = request
+            .remote_addr()
+            .map(|addr| addr.ip().to_string())
+            .unwrap_or_default();
+        let message = identity::SignInTeacherRequest {
+            details: Some(request.get_ref().clone()),
+            source,
+        };
+        let forwarded = self.forward(&request, message);
+        let response = self.identity.clone().sign_in_teacher(forwarded).await?;
+        Ok(Response::new(response.into_inner()))
+    }
+
+    async fn sign_in_client(
+        &self,
+        request: Request<pb::SignInClientRequest>,
+    ) -> Result<Response<pb::SignInResponse>, Status> {
+        let forwarded = self.forward(&request, request.get_ref().clone());
+        let response = self.identity.clone().sign_in_client(forwarded).await?;
+        Ok(Response::new(response.into_inner()))
+    }
+
+    async fn sign_out(
+        &self,
+        request: Request<pb::SignOutRequest>,
+    ) -> Result<Response<pb::SignOutResponse>, Status> {
+        let message = identity::SignOutRequest {
+            session_id: session(&request)?.id.clone(),
+        };
+        let (caller, deadline) = Self::caller(&request);
+        // Identity accepts sign-outs from the gateway, which has just verified the session.
+        let caller = Caller {
+            principal: Principal::Service(GATEWAY.to_owned()),
+            ..caller
+        };
+        self.identity
+            .clone()
+            .sign_out(self.signer.request(message, &caller, deadline))
+            .await?;
+        Ok(Response::new(pb::SignOutResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl TeacherPortal for Gateway {
+    async fn get_my_record(
+        &self,
+        request: Request<pb::GetMyRecordRequest>,
+    ) -> Result<Response<pb::TeacherRecord>, Status> {
+        let forwarded = self.forward(&request, pb::GetMyRecordRequest {});
+        let response = self.record.clone().get_my_record(forwarded).await?;
+        Ok(Response::new(response.into_inner()))
+    }
+}
+
+#[tonic::async_trait]
+impl EmployerAccess for Gateway {}
+
+#[tonic::async_trait]
+impl Administration for Gateway {
+    async fn create_teacher(
+        &self,
+        request: Request<pb::CreateTeacherRequest>,
+    ) -> Result<Response<pb::TeacherRecord>, Status> {
+        let forwarded = self.forward(&request, request.get_ref().clone());
+        let response = self.record.clone().create_teacher(forwarded).await?;
+        Ok(Response::new(response.into_inner()))
+    }
+
+    async fn get_teacher(
+        &self,
+        request: Request<pb::GetTeacherRequest>,
+    ) -> Result<Response<pb::TeacherRecord>, Status> {
+        let forwarded = self.forward(&request, request.get_ref().clone());
+        let response = self.record.clone().get_teacher(forwarded).await?;
+        Ok(Response::new(response.into_inner()))
+    }
+
+    async fn create_client(
+        &self,
+        request: Request<pb::CreateClientRequest>,
+    ) -> Result<Response<pb::CreatedClient>, Status> {
+        let forwarded = self.forward(&request, request.get_ref().clone());
+        let response = self.identity.clone().create_client(forwarded).await?;
+        Ok(Response::new(response.into_inner()))
+    }
+}

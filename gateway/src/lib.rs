@@ -1,0 +1,38 @@
+//! The gateway: the only public entry point. It serves `dqt.portal.v1`, verifies the caller's
+//! session on every call, applies the policy table, and calls the services.
+
+pub mod api;
+pub mod auth;
+pub mod policy;
+
+use dqt_proto::dqt::portal::v1::{
+    administration_server::{self, AdministrationServer},
+    authentication_server::{self, AuthenticationServer},
+    employer_access_server::{self, EmployerAccessServer},
+    teacher_portal_server::{self, TeacherPortalServer},
+};
+use portal_common::Signer;
+use portal_common::server::Served;
+use portal_common::sessions::Sessions;
+use tonic::service::Routes;
+use tonic::transport::Channel;
+use tower::Layer as _;
+
+/// The gateway, ready to serve.
+pub fn served(signer: Signer, sessions: Sessions, identity: Channel, record: Channel) -> Served {
+    let gateway = api::Gateway::new(signer, identity, record);
+    let auth = auth::AuthorizeLayer::new(sessions);
+    let routes = Routes::new(auth.layer(AuthenticationServer::new(gateway.clone())))
+        .add_service(auth.layer(TeacherPortalServer::new(gateway.clone())))
+        .add_service(auth.layer(EmployerAccessServer::new(gateway.clone())))
+        .add_service(auth.layer(AdministrationServer::new(gateway)));
+    Served {
+        routes,
+        services: vec![
+            authentication_server::SERVICE_NAME,
+            teacher_portal_server::SERVICE_NAME,
+            employer_access_server::SERVICE_NAME,
+            administration_server::SERVICE_NAME,
+        ],
+    }
+}

@@ -1,0 +1,189 @@
+//! Configuration: environment variables (`PORTAL_*`) with command-line flags overriding, and
+//! defaults that make `portal up` work with nothing set.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::principal::Signer;
+use crate::sessions::SessionPolicy;
+
+/// The components of the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Component {
+    Gateway,
+    Identity,
+    Record,
+    Employment,
+    Document,
+}
+
+impl Component {
+    pub const ALL: [Component; 5] = [
+        Component::Record,
+        Component::Identity,
+        Component::Employment,
+        Component::Document,
+        Component::Gateway,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Gateway => "gateway",
+            Component::Identity => "identity",
+            Component::Record => "record",
+            Component::Employment => "employment",
+            Component::Document => "document",
+        }
+    }
+}
+
+/// Where each component listens (`portal serve`) or is reached (by the others).
+#[derive(Debug, Clone, Args)]
+pub struct Addresses {
+    /// Address of the public gateway.
+    #[arg(long, env = "PORTAL_GATEWAY_ADDR", default_value = "127.0.0.1:50051")]
+    pub gateway_addr: SocketAddr,
+    /// Address of the identity service.
+    #[arg(long, env = "PORTAL_IDENTITY_ADDR", default_value = "127.0.0.1:50052")]
+    pub identity_addr: SocketAddr,
+    /// Address of the record service.
+    #[arg(long, env = "PORTAL_RECORD_ADDR", default_value = "127.0.0.1:50053")]
+    pub record_addr: SocketAddr,
+    /// Address of the employment service.
+    #[arg(
+        long,
+        env = "PORTAL_EMPLOYMENT_ADDR",
+        default_value = "127.0.0.1:50054"
+    )]
+    pub employment_addr: SocketAddr,
+    /// Address of the document service.
+    #[arg(long, env = "PORTAL_DOCUMENT_ADDR", default_value = "127.0.0.1:50055")]
+    pub document_addr: SocketAddr,
+}
+
+impl Addresses {
+    pub fn of(&self, component: Component) -> SocketAddr {
+        match component {
+            Component::Gateway => self.gateway_addr,
+            Component::Identity => self.identity_addr,
+            Component::Record => self.record_addr,
+            Component::Employment => self.employment_addr,
+            Component::Document => self.document_addr,
+        }
+    }
+
+    pub fn set(&mut self, component: Component, addr: SocketAddr) {
+        match component {
+            Component::Gateway => self.gateway_addr = addr,
+            Component::Identity => self.identity_addr = addr,
+            Component::Record => self.record_addr = addr,
+            Component::Employment => self.employment_addr = addr,
+            Component::Document => self.document_addr = addr,
+        }
+    }
+}
+
+/// The databases: PostgreSQL by URL, else an SQLite file per service under the data directory.
+#[derive(Debug, Clone, Args)]
+pub struct Databases {
+    /// Directory for the embedded SQLite databases.
+    #[arg(long, env = "PORTAL_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Identity service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(long, env = "PORTAL_IDENTITY_DATABASE_URL", hide_env_values = true)]
+    pub identity_database_url: Option<String>,
+    /// Record service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(long, env = "PORTAL_RECORD_DATABASE_URL", hide_env_values = true)]
+    pub record_database_url: Option<String>,
+    /// Employment service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(long, env = "PORTAL_EMPLOYMENT_DATABASE_URL", hide_env_values = true)]
+    pub employment_database_url: Option<String>,
+    /// Document service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(long, env = "PORTAL_DOCUMENT_DATABASE_URL", hide_env_values = true)]
+    pub document_database_url: Option<String>,
+    /// Most database connections each service keeps open.
+    #[arg(long, env = "PORTAL_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+}
+
+impl Databases {
+    /// The configured URL of a service's database, if any.
+    pub fn url_of(&self, component: Component) -> Option<&str> {
+        match component {
+            Component::Identity => self.identity_database_url.as_deref(),
+            Component::Record => self.record_database_url.as_deref(),
+            Component::Employment => self.employment_database_url.as_deref(),
+            Component::Document => self.document_database_url.as_deref(),
+            Component::Gateway => None,
+        }
+    }
+}
+
+/// Everything a component needs to start.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    #[command(flatten)]
+    pub addresses: Addresses,
+    #[command(flatten)]
+    pub databases: Databases,
+    /// Redis URL for sessions and limits; the in-process store when unset.
+    #[arg(long, env = "PORTAL_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
+    #[arg(long, env = "PORTAL_REDIS_TIMEOUT_MS", default_value_t = 500)]
+    pub redis_timeout_ms: u64,
+    /// Key (at least 32 bytes) signing principal assertions between components. Required by
+    /// `portal serve`; `portal up` makes a random one when unset.
+    #[arg(long, env = "PORTAL_INTERNAL_SIGNING_KEY", hide_env_values = true)]
+    pub internal_signing_key: Option<String>,
+    /// When set, start-up creates or updates the client `admin` with every internal role.
+    #[arg(long, env = "PORTAL_ADMIN_CLIENT_SECRET", hide_env_values = true)]
+    pub admin_client_secret: Option<String>,
+    /// Sessions end after this many seconds without use.
+    #[arg(long, env = "PORTAL_SESSION_IDLE_SECONDS", default_value_t = 20 * 60)]
+    pub session_idle_seconds: u64,
+    /// Teacher sessions end this many seconds after sign-in.
+    #[arg(long, env = "PORTAL_TEACHER_SESSION_SECONDS", default_value_t = 8 * 60 * 60)]
+    pub teacher_session_seconds: u64,
+    /// Client sessions end this many seconds after sign-in.
+    #[arg(long, env = "PORTAL_CLIENT_SESSION_SECONDS", default_value_t = 60 * 60)]
+    pub client_session_seconds: u64,
+    /// First TRN the record service allocates.
+    #[arg(long, env = "PORTAL_TRN_RANGE_START", default_value_t = 1_000_000)]
+    pub trn_range_start: u32,
+    /// Last TRN the record service allocates.
+    #[arg(long, env = "PORTAL_TRN_RANGE_END", default_value_t = 9_999_999)]
+    pub trn_range_end: u32,
+    /// Seconds that in-flight calls get to finish after SIGINT or SIGTERM.
+    #[arg(long, env = "PORTAL_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Config {
+    pub fn session_policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            idle_timeout: Duration::from_secs(self.session_idle_seconds),
+            teacher_lifetime: Duration::from_secs(self.teacher_session_seconds),
+            client_lifetime: Duration::from_secs(self.client_session_seconds),
+        }
+    }
+
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+
+    /// The signer from the configured key, or `None` when no key is configured.
+    pub fn configured_signer(&self) -> Result<Option<Signer>, String> {
+        self.internal_signing_key
+            .as_deref()
+            .map(|key| Signer::new(key.as_bytes()))
+            .transpose()
+    }
+}

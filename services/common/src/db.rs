@@ -1,0 +1,46 @@
+//! Database connections: PostgreSQL by URL in deployment, an SQLite file per service when
+//! embedded. Each service applies its own migrations at start.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::config::{Component, Databases};
+
+/// Connects to a service's database.
+pub async fn connect(
+    databases: &Databases,
+    component: Component,
+) -> Result<DatabaseConnection, DbErr> {
+    let url = match databases.url_of(component) {
+        Some(url) => url.to_owned(),
+        None => sqlite_url(&databases.data_dir, component.name())?,
+    };
+    let embedded = url.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(databases.database_max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    if embedded {
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    }
+    Database::connect(options).await
+}
+
+fn sqlite_url(data_dir: &Path, name: &str) -> Result<String, DbErr> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", data_dir.display())))?;
+    Ok(format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join(format!("{name}.db")).display()
+    ))
+}

@@ -1,0 +1,16 @@
+//! What every portal server shares: configuration, telemetry, server start-up, the session
+//! store, the principal assertion between components, database connections, and the domain
+//! value types parsed at the edge.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod principal;
+pub mod server;
+pub mod sessions;
+pub mod telemetry;
+pub mod values;
+
+pub use config::{Component, Config};
+pub use error::{FieldViolation, Violations};
+pub use principal::{Caller, Principal, Signer};

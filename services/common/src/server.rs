@@ -1,0 +1,210 @@
+//! One way to serve every component: health, reflection (v1 and v1alpha), the request-id
+//! layer, limits, and a graceful stop (health NOT_SERVING, in-flight calls finish, then return).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{HeaderValue, Request, Response};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tower::{Layer, Service};
+use tracing::Instrument as _;
+
+use crate::principal::REQUEST_ID_HEADER;
+
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+const REFLECTION_SERVICES: [&str; 2] = [
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// Tells servers to stop; cloned into each. Dropping every sender also stops them.
+#[derive(Clone)]
+pub struct ShutdownSignal(watch::Receiver<bool>);
+
+/// Triggers a [`ShutdownSignal`].
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+/// A trigger and the signal it fires.
+pub fn shutdown_channel() -> (ShutdownTrigger, ShutdownSignal) {
+    let (tx, rx) = watch::channel(false);
+    (ShutdownTrigger(tx), ShutdownSignal(rx))
+}
+
+impl ShutdownTrigger {
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl ShutdownSignal {
+    /// Completes once shutdown has been asked for.
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+/// What a component serves: its routes and the full names of its gRPC services, which health
+/// reports and reflection lists.
+pub struct Served {
+    pub routes: Routes,
+    pub services: Vec<&'static str>,
+}
+
+/// Serves `served` on `listener` until `shutdown`, then lets in-flight calls finish for at most
+/// `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    served: Served,
+    shutdown: ShutdownSignal,
+    grace: Duration,
+) -> Result<(), tonic::transport::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let names: Vec<&'static str> = std::iter::once("")
+        .chain(served.services.iter().copied())
+        .collect();
+    for name in &names {
+        reporter
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
+    }
+
+    let reflection = || {
+        let mut builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(dqt_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for name in served
+            .services
+            .iter()
+            .copied()
+            .chain([HEALTH_SERVICE])
+            .chain(REFLECTION_SERVICES)
+        {
+            builder = builder.with_service_name(name);
+        }
+        builder
+    };
+    let reflection_v1 = reflection()
+        .build_v1()
+        .unwrap_or_else(|e| unreachable!("the compiled descriptor set is valid: {e}"));
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .unwrap_or_else(|e| unreachable!("the compiled descriptor set is valid: {e}"));
+
+    let routes = served
+        .routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+
+    let stop = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.wait().await;
+            for name in &names {
+                reporter
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
+            }
+        }
+    };
+    let server = Server::builder()
+        .tcp_nodelay(true)
+        .concurrency_limit_per_connection(256)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .layer(RequestIdLayer)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop);
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result,
+        () = async { shutdown.wait().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "calls still open after the grace period; stopping");
+            Ok(())
+        }
+    }
+}
+
+/// Gives every call a request id (the caller's `x-request-id`, or a new one), echoes it in
+/// the response headers, and runs the call inside a span that carries it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = RequestId<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestId { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestId<S> {
+    inner: S,
+}
+
+/// A new request id: 128 random bits in hex.
+pub fn new_request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn acceptable_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+impl<S, B, ResBody> Service<Request<B>> for RequestId<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let id = match request.headers().get(REQUEST_ID_HEADER) {
+            Some(value) if acceptable_request_id(value) => value.clone(),
+            _ => {
+                let value = HeaderValue::try_from(new_request_id())
+                    .unwrap_or_else(|_| unreachable!("hex is a valid header value"));
+                request
+                    .headers_mut()
+                    .insert(REQUEST_ID_HEADER, value.clone());
+                value
+            }
+        };
+        let span = tracing::info_span!(
+            "rpc",
+            method = %request.uri().path(),
+            request_id = %id.to_str().unwrap_or_default(),
+        );
+        // Take the service that was polled ready, leaving a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(
+            async move {
+                let mut response = inner.call(request).await?;
+                response.headers_mut().insert(REQUEST_ID_HEADER, id);
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}

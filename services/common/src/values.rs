@@ -1,0 +1,356 @@
+//! Domain value types, parsed once at the edge with a field-level error and trusted inside.
+//! Errors never repeat the value: it is personal data.
+
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::error::FieldViolation;
+
+/// Teacher reference number: exactly 7 digits, never `0000000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Trn(u32);
+
+impl Trn {
+    /// Parses a TRN typed interactively: spaces are ignored, then exactly 7 digits.
+    pub fn parse(field: &str, input: &str) -> Result<Self, FieldViolation> {
+        let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+        if digits.len() != 7 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(FieldViolation::new(field, "must be exactly 7 digits"));
+        }
+        Self::from_number(digits.parse().unwrap_or(0))
+            .ok_or_else(|| FieldViolation::new(field, "is not a valid teacher reference number"))
+    }
+
+    /// A TRN from its number, when it is in 1..=9_999_999.
+    pub fn from_number(number: u32) -> Option<Self> {
+        (1..=9_999_999).contains(&number).then_some(Self(number))
+    }
+
+    pub fn number(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Trn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:07}", self.0)
+    }
+}
+
+/// National Insurance number, normalised: no spaces or dashes, upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Nino(String);
+
+impl Nino {
+    const FORBIDDEN_PREFIXES: [&'static str; 7] = ["BG", "GB", "KN", "NK", "NT", "TN", "ZZ"];
+
+    pub fn parse(field: &str, input: &str) -> Result<Self, FieldViolation> {
+        let normalised: String = input
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .flat_map(char::to_uppercase)
+            .collect();
+        let bytes = normalised.as_bytes();
+        let valid = bytes.len() == 9
+            && b"ABCEGHJKLMNOPRSTWXYZ".contains(&bytes[0])
+            && b"ABCEGHJKLMNPRSTWXYZ".contains(&bytes[1])
+            && bytes[2..8].iter().all(u8::is_ascii_digit)
+            && b"ABCDFMU".contains(&bytes[8])
+            && !Self::FORBIDDEN_PREFIXES.contains(&&normalised[..2]);
+        if valid {
+            Ok(Self(normalised))
+        } else {
+            Err(FieldViolation::new(
+                field,
+                "must be a National Insurance number such as AB123456C",
+            ))
+        }
+    }
+
+    /// Parses an optional NINO: empty input means none was given.
+    pub fn parse_optional(field: &str, input: &str) -> Result<Option<Self>, FieldViolation> {
+        if input.trim().is_empty() {
+            Ok(None)
+        } else {
+            Self::parse(field, input).map(Some)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A calendar date as `YYYY-MM-DD`.
+pub fn parse_date(field: &str, input: &str) -> Result<NaiveDate, FieldViolation> {
+    let input = input.trim();
+    if input.len() != 10 {
+        return Err(FieldViolation::new(field, "must be a date as YYYY-MM-DD"));
+    }
+    NaiveDate::parse_from_str(input, "%Y-%m-%d")
+        .map_err(|_| FieldViolation::new(field, "must be a real date as YYYY-MM-DD"))
+}
+
+/// Formats a date as `YYYY-MM-DD`.
+pub fn format_date(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+/// Date of birth: a calendar date (never a timestamp) from 1900-01-01 up to 16 years ago.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DateOfBirth(NaiveDate);
+
+impl DateOfBirth {
+    pub const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+        Some(date) => date,
+        None => panic!("1900-01-01 is a date"),
+    };
+
+    /// Parses a date of birth and checks it is plausible on `today`.
+    pub fn parse(field: &str, input: &str, today: NaiveDate) -> Result<Self, FieldViolation> {
+        let date = parse_date(field, input)?;
+        let latest = sixteen_years_before(today);
+        if date < Self::EARLIEST || date > latest {
+            return Err(FieldViolation::new(
+                field,
+                "must be between 1900-01-01 and 16 years ago",
+            ));
+        }
+        Ok(Self(date))
+    }
+
+    /// A date of birth already held on a record.
+    pub fn from_stored(date: NaiveDate) -> Self {
+        Self(date)
+    }
+
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+}
+
+impl fmt::Display for DateOfBirth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_date(self.0))
+    }
+}
+
+fn sixteen_years_before(today: NaiveDate) -> NaiveDate {
+    // 29 February sixteen years back may not exist: fall back to 28 February.
+    NaiveDate::from_ymd_opt(today.year() - 16, today.month(), today.day())
+        .or_else(|| NaiveDate::from_ymd_opt(today.year() - 16, today.month(), today.day() - 1))
+        .unwrap_or(today)
+}
+
+/// One part of a person's name: trimmed, at most 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NamePart(String);
+
+impl NamePart {
+    pub const MAX_CHARS: usize = 100;
+
+    /// A name part that must be given.
+    pub fn parse(field: &str, input: &str) -> Result<Self, FieldViolation> {
+        let part = Self::parse_optional(field, input)?;
+        if part.0.is_empty() {
+            return Err(FieldViolation::new(field, "is required"));
+        }
+        Ok(part)
+    }
+
+    /// A name part that may be empty (middle names).
+    pub fn parse_optional(field: &str, input: &str) -> Result<Self, FieldViolation> {
+        let trimmed = input.trim();
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(FieldViolation::new(
+                field,
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(FieldViolation::new(
+                field,
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form names are matched in.
+    pub fn normalised(&self) -> String {
+        normalise_name(&self.0)
+    }
+}
+
+/// The form in which names compare: outer spaces removed, runs of spaces as one, curly
+/// apostrophes and backticks as `'`, case folded (Unicode).
+pub fn normalise_name(input: &str) -> String {
+    let unified: String = input
+        .chars()
+        .map(|c| match c {
+            '\u{2018}' | '\u{2019}' | '\u{02BC}' | '\u{2032}' | '`' | '\u{00B4}' => '\'',
+            other => other,
+        })
+        .collect();
+    unified
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A person's full name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName {
+    pub first: NamePart,
+    pub middle: NamePart,
+    pub last: NamePart,
+}
+
+impl PersonName {
+    /// Parses the three parts under the request's field names.
+    pub fn parse(
+        fields: [&str; 3],
+        first: &str,
+        middle: &str,
+        last: &str,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let first = NamePart::parse(fields[0], first);
+        let middle = NamePart::parse_optional(fields[1], middle);
+        let last = NamePart::parse(fields[2], last);
+        match (first, middle, last) {
+            (Ok(first), Ok(middle), Ok(last)) => Ok(Self {
+                first,
+                middle,
+                last,
+            }),
+            (first, middle, last) => Err([first.err(), middle.err(), last.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn trn_takes_seven_digits_with_spaces_ignored() {
+        assert_eq!(Trn::parse("trn", "1234567").unwrap().to_string(), "1234567");
+        assert_eq!(
+            Trn::parse("trn", " 123 4567 ").unwrap().to_string(),
+            "1234567"
+        );
+        assert_eq!(Trn::parse("trn", "0012345").unwrap().to_string(), "0012345");
+    }
+
+    #[test]
+    fn trn_rejects_wrong_lengths_letters_and_zero() {
+        for bad in [
+            "",
+            "123456",
+            "12345678",
+            "12345a7",
+            "123-4567",
+            "0000000",
+            "１２３４５６７",
+        ] {
+            let err = Trn::parse("trn", bad).unwrap_err();
+            assert_eq!(err.field, "trn");
+            assert!(!err.description.contains(bad) || bad.is_empty());
+        }
+    }
+
+    #[test]
+    fn nino_normalises_spacing_and_case() {
+        assert_eq!(
+            Nino::parse("n", "ab 12 34 56 c").unwrap().as_str(),
+            "AB123456C"
+        );
+        assert_eq!(
+            Nino::parse("n", "AB-123456-D").unwrap().as_str(),
+            "AB123456D"
+        );
+    }
+
+    #[test]
+    fn nino_rejects_invalid_letters_and_prefixes() {
+        for bad in [
+            "DA123456C", // D not allowed first
+            "AD123456C", // D not allowed second
+            "AO123456C", // O not allowed second
+            "GB123456C",
+            "BG123456A",
+            "KN123456A",
+            "NK123456A",
+            "NT123456A",
+            "TN123456A",
+            "ZZ123456A",
+            "AB123456E",
+            "AB12345C",
+            "AB1234567C",
+            "",
+        ] {
+            assert!(Nino::parse("n", bad).is_err(), "{bad} should be invalid");
+        }
+    }
+
+    #[test]
+    fn optional_nino_allows_empty() {
+        assert_eq!(Nino::parse_optional("n", "  ").unwrap(), None);
+        assert!(Nino::parse_optional("n", "X").is_err());
+    }
+
+    #[test]
+    fn date_of_birth_range_is_1900_to_sixteen_years_ago() {
+        let today = date("2026-11-29");
+        assert!(DateOfBirth::parse("d", "1900-01-01", today).is_ok());
+        assert!(DateOfBirth::parse("d", "1899-12-31", today).is_err());
+        assert!(DateOfBirth::parse("d", "2010-11-29", today).is_ok());
+        assert!(DateOfBirth::parse("d", "2010-11-30", today).is_err());
+        assert!(DateOfBirth::parse("d", "1980-02-30", today).is_err());
+        assert!(DateOfBirth::parse("d", "1980-2-3", today).is_err());
+        assert!(DateOfBirth::parse("d", "1980-02-03T00:00:00Z", today).is_err());
+        // On 29 February the latest date of birth is 28 February sixteen years before.
+        let leap = date("2028-02-29");
+        assert!(DateOfBirth::parse("d", "2012-02-28", leap).is_ok());
+        assert!(DateOfBirth::parse("d", "2012-02-29", leap).is_err());
+    }
+
+    #[test]
+    fn name_parts_are_trimmed_and_bounded() {
+        assert_eq!(NamePart::parse("f", "  Zoë ").unwrap().as_str(), "Zoë");
+        assert!(NamePart::parse("f", "   ").is_err());
+        assert!(NamePart::parse_optional("m", "").is_ok());
+        assert!(NamePart::parse("f", &"ł".repeat(100)).is_ok());
+        assert!(NamePart::parse("f", &"ł".repeat(101)).is_err());
+        assert!(NamePart::parse("f", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn names_normalise_case_apostrophes_and_spaces() {
+        assert_eq!(normalise_name(" O’Súilleabháin "), "o'súilleabháin");
+        assert_eq!(normalise_name("O`BRIEN"), "o'brien");
+        assert_eq!(normalise_name("ŁUKASIEWICZ"), "łukasiewicz");
+        assert_eq!(normalise_name("van  der   Berg"), "van der berg");
+    }
+
+    #[test]
+    fn person_name_reports_every_bad_part() {
+        let errors =
+            PersonName::parse(["first_name", "middle_name", "last_name"], "", "", " ").unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["first_name", "last_name"]);
+    }
+}

@@ -1,0 +1,271 @@
+//! `dqt.identity.v1.IdentityService`: sign-in of teachers and clients, sign-out, client accounts.
+
+use dqt_proto::dqt::identity::v1::identity_service_server::IdentityService;
+use dqt_proto::dqt::identity::v1::{SignInTeacherRequest, SignOutRequest, SignOutResponse};
+use dqt_proto::dqt::portal::v1 as pb;
+use dqt_proto::dqt::record::v1::MatchTeacherRequest;
+use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
+use portal_common::principal::{EMPLOYER_ROLE, INTERNAL_ROLES, Principal, remaining_deadline};
+use portal_common::sessions::{NewSession, Sessions};
+use portal_common::values::Trn;
+use portal_common::{Caller, FieldViolation, Signer, Violations};
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use crate::error::Error;
+use crate::secrets;
+use crate::store::{NewClient, Store};
+
+/// The component that forwards the public Authentication API here.
+const GATEWAY: &str = "gateway";
+/// This service's name when it calls others on its own behalf.
+const IDENTITY: &str = "identity";
+
+pub struct IdentityApi {
+    store: Store,
+    sessions: Sessions,
+    record: RecordServiceClient<Channel>,
+    signer: Signer,
+    /// Verified against when a client id is unknown, so that the answer takes as long.
+    decoy_hash: String,
+}
+
+impl IdentityApi {
+    pub async fn new(
+        store: Store,
+        sessions: Sessions,
+        record: RecordServiceClient<Channel>,
+        signer: Signer,
+    ) -> Result<Self, Error> {
+        let decoy_hash = secrets::hash(secrets::generate()).await?;
+        Ok(Self {
+            store,
+            sessions,
+            record,
+            signer,
+            decoy_hash,
+        })
+    }
+
+    fn response(session: NewSession, principal: &Principal) -> pb::SignInResponse {
+        pb::SignInResponse {
+            token: session.token,
+            expire_time: Some(session.expire_time.into()),
+            principal: principal.to_proto(),
+        }
+    }
+}
+
+fn require_gateway(caller: &Caller) -> Result<(), Error> {
+    match &caller.principal {
+        Principal::Service(name) if name == GATEWAY => Ok(()),
+        _ => Err(Error::PermissionDenied),
+    }
+}
+
+/// Lower case letters, digits and '-', 3 to 64 characters.
+fn parse_client_id(field: &str, input: &str) -> Result<String, FieldViolation> {
+    let valid = (3..=64).contains(&input.len())
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(input.to_owned())
+    } else {
+        Err(FieldViolation::new(
+            field,
+            "must be 3 to 64 lower case letters, digits or '-'",
+        ))
+    }
+}
+
+fn parse_roles(field: &str, input: &[String]) -> Result<Vec<String>, FieldViolation> {
+    if input.is_empty() {
+        return Err(FieldViolation::new(field, "at least one role is required"));
+    }
+    let mut roles = Vec::with_capacity(input.len());
+    for role in input {
+        if role != EMPLOYER_ROLE && !INTERNAL_ROLES.contains(&role.as_str()) {
+            return Err(FieldViolation::new(field, "contains an unknown role"));
+        }
+        if !roles.contains(role) {
+            roles.push(role.clone());
+        }
+    }
+    Ok(roles)
+}
+
+/// Creates or updates the client `admin` with every internal role (PORTAL_ADMIN_CLIENT_SECRET).
+pub async fn bootstrap_admin(store: &Store, secret: &str) -> Result<(), Error> {
+    if secret.len() < 16 {
+        return Err(FieldViolation::new(
+            "PORTAL_ADMIN_CLIENT_SECRET",
+            "must be at least 16 characters",
+        )
+        .into());
+    }
+    let roles: Vec<String> = INTERNAL_ROLES.iter().map(|r| (*r).to_owned()).collect();
+    store
+        .upsert_client(&NewClient {
+            client_id: "admin",
+            display_name: "Administrator",
+            secret_hash: secrets::hash(secret.to_owned()).await?,
+            roles: &roles,
+        })
+        .await?;
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl IdentityService for IdentityApi {
+    async fn sign_in_teacher(
+        &self,
+        request: Request<SignInTeacherRequest>,
+    ) -> Result<Response<pb::SignInResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        require_gateway(caller)?;
+        let deadline = remaining_deadline(request.metadata());
+        let details = request.get_ref().details.clone().unwrap_or_default();
+        let trn = Trn::parse("trn", &details.trn).map_err(Error::from)?;
+        let match_request = MatchTeacherRequest {
+            trn: trn.to_string(),
+            surname: details.surname,
+            forename: details.forename,
+            date_of_birth: details.date_of_birth,
+            national_insurance_number: details.national_insurance_number,
+        };
+        let on_own_behalf = Caller {
+            principal: Principal::Service(IDENTITY.to_owned()),
+            request_id: caller.request_id.clone(),
+            on_behalf_of: None,
+        };
+        let outcome = self
+            .record
+            .clone()
+            .match_teacher(self.signer.request(match_request, &on_own_behalf, deadline))
+            .await
+            .map_err(Error::Record)?
+            .into_inner();
+        let matched = outcome
+            .matched
+            .then(|| Trn::parse("trn", &outcome.trn).ok())
+            .flatten()
+            .ok_or(Error::SignInFailed)?;
+        let principal = Principal::Teacher(matched);
+        let session = self
+            .sessions
+            .create(&principal)
+            .await
+            .map_err(Error::from)?;
+        tracing::info!("teacher signed in");
+        Ok(Response::new(Self::response(session, &principal)))
+    }
+
+    async fn sign_in_client(
+        &self,
+        request: Request<pb::SignInClientRequest>,
+    ) -> Result<Response<pb::SignInResponse>, Status> {
+        require_gateway(Caller::of(&request)?)?;
+        let request = request.into_inner();
+        let client = self
+            .store
+            .client(&request.client_id)
+            .await
+            .map_err(Error::from)?;
+        let stored_hash = client
+            .as_ref()
+            .map_or_else(|| self.decoy_hash.clone(), |c| c.secret_hash.clone());
+        let verified = secrets::verify(request.client_secret, stored_hash).await?;
+        let client = client.filter(|_| verified).ok_or(Error::SignInFailed)?;
+        let principal = Principal::Client {
+            client_id: client.client_id,
+            roles: client.roles,
+        };
+        let session = self
+            .sessions
+            .create(&principal)
+            .await
+            .map_err(Error::from)?;
+        tracing::info!(client_id = %request.client_id, "client signed in");
+        Ok(Response::new(Self::response(session, &principal)))
+    }
+
+    async fn sign_out(
+        &self,
+        request: Request<SignOutRequest>,
+    ) -> Result<Response<SignOutResponse>, Status> {
+        require_gateway(Caller::of(&request)?)?;
+        self.sessions
+            .end(&request.get_ref().session_id)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(SignOutResponse {}))
+    }
+
+    async fn create_client(
+        &self,
+        request: Request<pb::CreateClientRequest>,
+    ) -> Result<Response<pb::CreatedClient>, Status> {
+        let caller = Caller::of(&request)?;
+        if !caller.principal.has_role("clients:manage") {
+            return Err(Error::PermissionDenied.into());
+        }
+        let request = request.get_ref();
+        let mut violations = Violations::new();
+        let client_id = violations.check(parse_client_id("client_id", &request.client_id));
+        let display_name = request.display_name.trim();
+        if display_name.is_empty() || display_name.chars().count() > 200 {
+            violations.add(FieldViolation::new(
+                "display_name",
+                "is required, at most 200 characters",
+            ));
+        }
+        let roles = violations.check(parse_roles("roles", &request.roles));
+        let (Some(client_id), Some(roles)) = (client_id, roles) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        violations.into_result()?;
+        let secret = secrets::generate();
+        let inserted = self
+            .store
+            .insert_client(&NewClient {
+                client_id: &client_id,
+                display_name,
+                secret_hash: secrets::hash(secret.clone()).await?,
+                roles: &roles,
+            })
+            .await
+            .map_err(Error::from)?;
+        if !inserted {
+            return Err(Error::ClientExists.into());
+        }
+        tracing::info!(%client_id, actor = caller.actor(), "client created");
+        Ok(Response::new(pb::CreatedClient {
+            client_id,
+            client_secret: secret,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_are_lower_case_slugs() {
+        assert!(parse_client_id("c", "secure-access-1").is_ok());
+        for bad in ["ab", "Admin", "a b", "a_b", &"a".repeat(65)] {
+            assert!(parse_client_id("c", bad).is_err());
+        }
+    }
+
+    #[test]
+    fn roles_must_be_known() {
+        assert_eq!(
+            parse_roles("r", &["employer:check".into(), "employer:check".into()]).unwrap(),
+            ["employer:check"]
+        );
+        assert!(parse_roles("r", &[]).is_err());
+        assert!(parse_roles("r", &["root".into()]).is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! The identity service: sign-in of teachers (matched by the record service) and clients,
+//! sessions written to the session store, and client accounts.
+
+pub mod api;
+pub mod error;
+pub mod migration;
+pub mod secrets;
+pub mod store;
+
+use dqt_proto::dqt::identity::v1::identity_service_server::{IdentityServiceServer, SERVICE_NAME};
+use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
+use portal_common::server::Served;
+use portal_common::sessions::Sessions;
+use portal_common::{Component, Config, Signer};
+use sea_orm::DbErr;
+use sea_orm_migration::MigratorTrait as _;
+use tonic::transport::Channel;
+
+pub use error::Error;
+
+/// Connects to the identity database and applies its migrations.
+pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
+    let db = portal_common::db::connect(&config.databases, Component::Identity).await?;
+    migration::Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// The identity service, ready to serve. Bootstraps `admin` when a secret is configured.
+pub async fn served(
+    config: &Config,
+    signer: &Signer,
+    sessions: Sessions,
+    record: Channel,
+) -> Result<Served, Error> {
+    let store = store::Store::new(migrate(config).await?);
+    if let Some(secret) = &config.admin_client_secret {
+        api::bootstrap_admin(&store, secret).await?;
+    }
+    let api = api::IdentityApi::new(
+        store,
+        sessions,
+        RecordServiceClient::new(record),
+        signer.clone(),
+    )
+    .await?;
+    Ok(Served {
+        routes: tonic::service::Routes::new(IdentityServiceServer::with_interceptor(
+            api,
+            signer.interceptor(),
+        )),
+        services: vec![SERVICE_NAME],
+    })
+}

@@ -1,0 +1,109 @@
+//! Client accounts: the secret is kept only as an Argon2id hash.
+
+use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait as _};
+
+pub mod client {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clients")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+        pub display_name: String,
+        pub secret_hash: String,
+        /// Roles separated by single spaces.
+        pub roles: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A client account as stored.
+pub struct Client {
+    pub client_id: String,
+    pub secret_hash: String,
+    pub roles: Vec<String>,
+}
+
+/// A client account to create or replace.
+pub struct NewClient<'a> {
+    pub client_id: &'a str,
+    pub display_name: &'a str,
+    pub secret_hash: String,
+    pub roles: &'a [String],
+}
+
+impl NewClient<'_> {
+    fn model(&self) -> client::ActiveModel {
+        let now = Utc::now();
+        client::ActiveModel {
+            client_id: Set(self.client_id.to_owned()),
+            display_name: Set(self.display_name.to_owned()),
+            secret_hash: Set(self.secret_hash.clone()),
+            roles: Set(self.roles.join(" ")),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, DbErr> {
+        Ok(client::Entity::find_by_id(client_id.to_owned())
+            .one(&self.db)
+            .await?
+            .map(|model| Client {
+                client_id: model.client_id,
+                secret_hash: model.secret_hash,
+                roles: model.roles.split_whitespace().map(str::to_owned).collect(),
+            }))
+    }
+
+    /// Inserts a client; false when the id is taken.
+    pub async fn insert_client(&self, new: &NewClient<'_>) -> Result<bool, DbErr> {
+        let inserted = client::Entity::insert(new.model())
+            .on_conflict(
+                OnConflict::column(client::Column::ClientId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Inserts a client or replaces its secret, roles and name (the `admin` bootstrap).
+    pub async fn upsert_client(&self, new: &NewClient<'_>) -> Result<(), DbErr> {
+        client::Entity::insert(new.model())
+            .on_conflict(
+                OnConflict::column(client::Column::ClientId)
+                    .update_columns([
+                        client::Column::DisplayName,
+                        client::Column::SecretHash,
+                        client::Column::Roles,
+                        client::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(())
+    }
+}

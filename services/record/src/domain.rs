@@ -1,0 +1,312 @@
+//! Rules of the teacher record that need no I/O.
+
+use chrono::NaiveDate;
+use dqt_proto::dqt::portal::v1 as pb;
+use portal_common::FieldViolation;
+use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn};
+
+use crate::error::Error;
+use crate::store::entities::{person, previous_name};
+
+/// Whether a record is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonStatus {
+    Active,
+    Deactivated,
+}
+
+impl PersonStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deactivated => "deactivated",
+        }
+    }
+
+    fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "active" => Some(Self::Active),
+            "deactivated" => Some(Self::Deactivated),
+            _ => None,
+        }
+    }
+}
+
+/// Contact details, trimmed and within the stored lengths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactDetails {
+    pub email: String,
+    pub phone: String,
+    pub address_line1: String,
+    pub address_line2: String,
+    pub town: String,
+    pub postcode: String,
+}
+
+impl ContactDetails {
+    /// Parses contact details; violations are named under `parent` (e.g. `contact_details`).
+    pub fn parse(parent: &str, input: &pb::ContactDetails) -> Result<Self, Vec<FieldViolation>> {
+        let mut violations = Vec::new();
+        let mut field = |name: &str, value: &str, max: usize| {
+            let value = value.trim();
+            if value.chars().count() > max {
+                violations.push(
+                    FieldViolation::new(name, format!("must be at most {max} characters"))
+                        .within(parent),
+                );
+            } else if value.chars().any(char::is_control) {
+                violations.push(
+                    FieldViolation::new(name, "must not contain control characters").within(parent),
+                );
+            }
+            value.to_owned()
+        };
+        let details = Self {
+            email: field("email", &input.email, 254),
+            phone: field("phone", &input.phone, 32),
+            address_line1: field("address_line1", &input.address_line1, 200),
+            address_line2: field("address_line2", &input.address_line2, 200),
+            town: field("town", &input.town, 100),
+            postcode: field("postcode", &input.postcode, 16),
+        };
+        if violations.is_empty() {
+            Ok(details)
+        } else {
+            Err(violations)
+        }
+    }
+}
+
+/// A record to create.
+#[derive(Debug, Clone)]
+pub struct NewTeacher {
+    pub name: PersonName,
+    pub date_of_birth: DateOfBirth,
+    pub nino: Option<Nino>,
+    pub contact: ContactDetails,
+}
+
+/// A name the teacher used before, and when it stopped being used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousName {
+    pub first: String,
+    pub middle: String,
+    pub last: String,
+    pub last_key: String,
+    pub ended_on: NaiveDate,
+}
+
+/// A teacher's record as held.
+#[derive(Debug, Clone)]
+pub struct Teacher {
+    pub trn: Trn,
+    pub first_name: String,
+    pub middle_name: String,
+    pub last_name: String,
+    pub first_name_key: String,
+    pub last_name_key: String,
+    pub previous_names: Vec<PreviousName>,
+    pub date_of_birth: Option<DateOfBirth>,
+    pub nino: Option<String>,
+    pub contact: ContactDetails,
+    pub status: PersonStatus,
+    pub merged_into: Option<Trn>,
+}
+
+/// Sign-in details, parsed and normalised.
+#[derive(Debug, Clone)]
+pub struct SignInDetails {
+    pub surname_key: String,
+    pub forename_key: String,
+    pub date_of_birth: NaiveDate,
+    pub nino: Option<Nino>,
+}
+
+impl SignInDetails {
+    pub fn parse(
+        request: &dqt_proto::dqt::record::v1::MatchTeacherRequest,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let mut violations = Vec::new();
+        let surname = NamePart::parse("surname", &request.surname);
+        let forename = NamePart::parse("forename", &request.forename);
+        let date_of_birth =
+            portal_common::values::parse_date("date_of_birth", &request.date_of_birth);
+        let nino = Nino::parse_optional(
+            "national_insurance_number",
+            &request.national_insurance_number,
+        );
+        match (surname, forename, date_of_birth, nino) {
+            (Ok(surname), Ok(forename), Ok(date_of_birth), Ok(nino)) => Ok(Self {
+                surname_key: surname.normalised(),
+                forename_key: forename.normalised(),
+                date_of_birth,
+                nino,
+            }),
+            (surname, forename, date_of_birth, nino) => {
+                violations.extend(surname.err());
+                violations.extend(forename.err());
+                violations.extend(date_of_birth.err());
+                violations.extend(nino.err());
+                Err(violations)
+            }
+        }
+    }
+}
+
+impl Teacher {
+    pub fn from_rows(
+        person: person::Model,
+        previous: Vec<previous_name::Model>,
+    ) -> Result<Self, Error> {
+        let corrupt = |what: &str| Error::Corrupt(format!("person {}: {what}", person.id));
+        Ok(Self {
+            trn: Trn::parse("trn", &person.trn).map_err(|_| corrupt("trn"))?,
+            first_name: person.first_name.clone(),
+            middle_name: person.middle_name.clone(),
+            last_name: person.last_name.clone(),
+            first_name_key: person.first_name_key.clone(),
+            last_name_key: person.last_name_key.clone(),
+            previous_names: previous
+                .into_iter()
+                .map(|p| PreviousName {
+                    first: p.first_name,
+                    middle: p.middle_name,
+                    last: p.last_name,
+                    last_key: p.last_name_key,
+                    ended_on: p.ended_on,
+                })
+                .collect(),
+            date_of_birth: person.date_of_birth.map(DateOfBirth::from_stored),
+            nino: person.national_insurance_number.clone(),
+            contact: ContactDetails {
+                email: person.email.clone(),
+                phone: person.phone.clone(),
+                address_line1: person.address_line1.clone(),
+                address_line2: person.address_line2.clone(),
+                town: person.town.clone(),
+                postcode: person.postcode.clone(),
+            },
+            status: PersonStatus::parse(&person.status).ok_or_else(|| corrupt("status"))?,
+            merged_into: person
+                .merged_into_trn
+                .as_deref()
+                .map(|t| Trn::parse("merged_into_trn", t).map_err(|_| corrupt("merged_into_trn")))
+                .transpose()?,
+        })
+    }
+
+    /// Whether sign-in details identify this record, and the record may sign in: active, with
+    /// a date of birth, surname current or previous, NINO matching when given. Every check
+    /// runs whatever the outcome of the others.
+    pub fn matches(&self, details: &SignInDetails) -> bool {
+        let active = self.status == PersonStatus::Active && self.merged_into.is_none();
+        let date_of_birth = self
+            .date_of_birth
+            .is_some_and(|dob| dob.date() == details.date_of_birth);
+        let forename = self.first_name_key == details.forename_key;
+        let surname = std::iter::once(self.last_name_key.as_str())
+            .chain(self.previous_names.iter().map(|p| p.last_key.as_str()))
+            .fold(false, |found, key| found | (key == details.surname_key));
+        let nino = match (&details.nino, &self.nino) {
+            (None, _) => true,
+            (Some(given), Some(held)) => given.as_str() == held,
+            (Some(_), None) => false,
+        };
+        active & date_of_birth & forename & surname & nino
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_common::values::normalise_name;
+
+    fn teacher() -> Teacher {
+        Teacher {
+            trn: Trn::from_number(1_000_001).unwrap(),
+            first_name: "Siobhán".into(),
+            middle_name: String::new(),
+            last_name: "O'Súilleabháin".into(),
+            first_name_key: normalise_name("Siobhán"),
+            last_name_key: normalise_name("O'Súilleabháin"),
+            previous_names: vec![PreviousName {
+                first: "Siobhán".into(),
+                middle: String::new(),
+                last: "Murphy".into(),
+                last_key: normalise_name("Murphy"),
+                ended_on: NaiveDate::from_ymd_opt(2015, 6, 1).unwrap(),
+            }],
+            date_of_birth: Some(DateOfBirth::from_stored(
+                NaiveDate::from_ymd_opt(1985, 3, 14).unwrap(),
+            )),
+            nino: Some("AB123456C".into()),
+            contact: ContactDetails::default(),
+            status: PersonStatus::Active,
+            merged_into: None,
+        }
+    }
+
+    fn details(surname: &str, forename: &str, dob: &str, nino: &str) -> SignInDetails {
+        SignInDetails::parse(&dqt_proto::dqt::record::v1::MatchTeacherRequest {
+            trn: "1000001".into(),
+            surname: surname.into(),
+            forename: forename.into(),
+            date_of_birth: dob.into(),
+            national_insurance_number: nino.into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn names_match_ignoring_case_apostrophe_style_and_outer_spaces() {
+        let t = teacher();
+        assert!(t.matches(&details("o’súilleabháin", " SIOBHÁN ", "1985-03-14", "")));
+        assert!(t.matches(&details("O`Súilleabháin", "siobhán", "1985-03-14", "")));
+        assert!(!t.matches(&details("OSuilleabhain", "siobhán", "1985-03-14", "")));
+    }
+
+    #[test]
+    fn a_previous_surname_matches() {
+        assert!(teacher().matches(&details("murphy", "Siobhán", "1985-03-14", "")));
+    }
+
+    #[test]
+    fn date_of_birth_and_nino_must_match() {
+        let t = teacher();
+        assert!(!t.matches(&details("Murphy", "Siobhán", "1985-03-15", "")));
+        assert!(t.matches(&details("Murphy", "Siobhán", "1985-03-14", "ab 12 34 56 c")));
+        assert!(!t.matches(&details("Murphy", "Siobhán", "1985-03-14", "AB123457C")));
+    }
+
+    #[test]
+    fn deactivated_merged_and_undated_records_never_match() {
+        let d = details("Murphy", "Siobhán", "1985-03-14", "");
+        let mut t = teacher();
+        t.status = PersonStatus::Deactivated;
+        assert!(!t.matches(&d));
+        let mut t = teacher();
+        t.merged_into = Trn::from_number(1_000_002);
+        assert!(!t.matches(&d));
+        let mut t = teacher();
+        t.date_of_birth = None;
+        assert!(!t.matches(&d));
+    }
+
+    #[test]
+    fn a_nino_given_against_a_record_without_one_does_not_match() {
+        let mut t = teacher();
+        t.nino = None;
+        assert!(!t.matches(&details("Murphy", "Siobhán", "1985-03-14", "AB123456C")));
+    }
+
+    #[test]
+    fn contact_details_over_length_name_the_field() {
+        let input = pb::ContactDetails {
+            email: "a".repeat(255),
+            town: "Leeds".into(),
+            ..Default::default()
+        };
+        let errors = ContactDetails::parse("contact_details", &input).unwrap_err();
+        assert_eq!(errors[0].field, "contact_details.email");
+    }
+}

@@ -1,0 +1,160 @@
+//! Start-up shared by `portal up`, `portal serve` and the end-to-end tests: every component
+//! started the same way, each on its own port, talking real gRPC to the others.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use portal_common::config::Addresses;
+use portal_common::server::{Served, ShutdownTrigger, serve, shutdown_channel};
+use portal_common::sessions::{MemoryStore, RedisStore, SessionStore, Sessions};
+use portal_common::{Component, Config, Signer};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tonic::transport::{Channel, Endpoint};
+
+pub mod demo;
+
+/// Running components and the means to stop them.
+pub struct Stack {
+    addresses: Addresses,
+    signer: Signer,
+    trigger: ShutdownTrigger,
+    tasks: JoinSet<(Component, Result<(), tonic::transport::Error>)>,
+}
+
+fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(Duration::from_secs(1))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .connect_lazy())
+}
+
+/// The session store the configuration asks for.
+pub fn session_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
+    Ok(match &config.redis_url {
+        Some(url) => {
+            Arc::new(RedisStore::new(url, config.redis_timeout()).context("PORTAL_REDIS_URL")?)
+        }
+        None => Arc::new(MemoryStore::default()),
+    })
+}
+
+impl Stack {
+    /// Starts `components` in this process, in dependency order, each on the address the
+    /// configuration gives it (port 0 picks a free port). Components reach each other, and
+    /// any not started here, at the configured addresses.
+    pub async fn start(
+        config: &Config,
+        components: &[Component],
+        signer: Signer,
+    ) -> anyhow::Result<Self> {
+        let mut addresses = config.addresses.clone();
+        let (trigger, signal) = shutdown_channel();
+        let sessions = Sessions::new(session_store(config)?, config.session_policy());
+        let mut tasks = JoinSet::new();
+        for component in Component::ALL
+            .into_iter()
+            .filter(|c| components.contains(c))
+        {
+            let wanted = addresses.of(component);
+            let listener = TcpListener::bind(wanted)
+                .await
+                .with_context(|| format!("{} cannot listen on {wanted}", component.name()))?;
+            let bound = listener.local_addr()?;
+            addresses.set(component, bound);
+            let served = Self::served(component, config, &addresses, &signer, &sessions).await?;
+            let (signal, grace) = (signal.clone(), config.shutdown_grace());
+            tasks.spawn(async move { (component, serve(listener, served, signal, grace).await) });
+            if component == Component::Gateway {
+                wait_until_serving(bound).await?;
+                tracing::info!(addr = %bound, "gateway listening on {bound}");
+            } else {
+                tracing::info!(addr = %bound, "{} listening on {bound}", component.name());
+            }
+        }
+        Ok(Self {
+            addresses,
+            signer,
+            trigger,
+            tasks,
+        })
+    }
+
+    async fn served(
+        component: Component,
+        config: &Config,
+        addresses: &Addresses,
+        signer: &Signer,
+        sessions: &Sessions,
+    ) -> anyhow::Result<Served> {
+        let to = |c: Component| channel(addresses.of(c));
+        Ok(match component {
+            Component::Record => portal_record::served(config, signer).await?,
+            Component::Identity => {
+                portal_identity::served(config, signer, sessions.clone(), to(Component::Record)?)
+                    .await?
+            }
+            Component::Employment => portal_employment::served(config, signer).await?,
+            Component::Document => portal_document::served(config, signer).await?,
+            Component::Gateway => portal_gateway::served(
+                signer.clone(),
+                sessions.clone(),
+                to(Component::Identity)?,
+                to(Component::Record)?,
+            ),
+        })
+    }
+
+    /// Where each component listens (or, for those not started here, is reached).
+    pub fn addr(&self, component: Component) -> SocketAddr {
+        self.addresses.of(component)
+    }
+
+    /// The key components sign principal assertions with.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Waits until a component stops by itself (an error) or `stop` completes.
+    pub async fn run_until(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        tokio::select! {
+            () = stop => Ok(()),
+            Some(joined) = self.tasks.join_next() => {
+                let (component, result) = joined?;
+                result.with_context(|| format!("{} stopped", component.name()))?;
+                anyhow::bail!("{} stopped unexpectedly", component.name())
+            }
+        }
+    }
+
+    /// Graceful stop: health turns NOT_SERVING, in-flight calls finish, servers return.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.trigger.trigger();
+        while let Some(joined) = self.tasks.join_next().await {
+            let (component, result) = joined?;
+            result.with_context(|| format!("{} failed while stopping", component.name()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Polls the gateway's health until it answers SERVING.
+async fn wait_until_serving(addr: SocketAddr) -> anyhow::Result<()> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let mut health = HealthClient::new(channel(addr)?);
+    for _ in 0..100 {
+        let answer = health.check(HealthCheckRequest::default()).await;
+        if answer.is_ok_and(|r| r.get_ref().status() == ServingStatus::Serving) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("the gateway at {addr} did not answer health checks")
+}

@@ -1,0 +1,121 @@
+//! `portal`: the Teacher Self-Service Portal backend, as one process (`up`) or one component
+//! per process (`serve`).
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use portal::Stack;
+use portal_common::{Component, Config, Signer};
+
+#[derive(Parser)]
+#[command(
+    name = "portal",
+    version,
+    about = "Teacher Self-Service Portal backend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every component in this process on loopback ports, with embedded stores unless
+    /// PostgreSQL and Redis URLs are configured.
+    Up {
+        /// Adds demo teachers (see README) when the record database has none.
+        #[arg(long)]
+        demo: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Runs one component, reaching the others at their configured addresses.
+    Serve {
+        /// The component to run.
+        component: Component,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Applies every service's database migrations and exits.
+    Migrate {
+        #[command(flatten)]
+        config: Config,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up { demo, mut config } => {
+            let _telemetry = portal_common::telemetry::init("all").map_err(anyhow::Error::msg)?;
+            for component in Component::ALL {
+                if component != Component::Gateway {
+                    config.addresses.set(component, "127.0.0.1:0".parse()?);
+                }
+            }
+            let signer = config
+                .configured_signer()
+                .map_err(anyhow::Error::msg)?
+                .unwrap_or_else(Signer::random);
+            let mut stack = Stack::start(&config, &Component::ALL, signer).await?;
+            if demo {
+                portal::demo::add_demo_teachers(stack.addr(Component::Record), stack.signer())
+                    .await?;
+            }
+            run(stack_until_signal(&mut stack).await, stack).await
+        }
+        Command::Serve { component, config } => {
+            let _telemetry =
+                portal_common::telemetry::init(component.name()).map_err(anyhow::Error::msg)?;
+            let signer = config
+                .configured_signer()
+                .map_err(anyhow::Error::msg)?
+                .context("PORTAL_INTERNAL_SIGNING_KEY must be set for `portal serve`")?;
+            let mut stack = Stack::start(&config, &[component], signer).await?;
+            run(stack_until_signal(&mut stack).await, stack).await
+        }
+        Command::Migrate { config } => {
+            let _telemetry =
+                portal_common::telemetry::init("migrate").map_err(anyhow::Error::msg)?;
+            portal_identity::migrate(&config).await?;
+            portal_record::migrate(&config).await?;
+            portal_employment::migrate(&config).await?;
+            portal_document::migrate(&config).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+    }
+}
+
+async fn stack_until_signal(stack: &mut Stack) -> anyhow::Result<()> {
+    stack.run_until(shutdown_signal()).await
+}
+
+async fn run(outcome: anyhow::Result<()>, stack: Stack) -> anyhow::Result<()> {
+    outcome?;
+    tracing::info!("stopping: finishing in-flight calls");
+    stack.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return interrupt.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
