@@ -27,7 +27,7 @@ pub async fn add_demo_teachers(
         request_id: portal_common::server::new_request_id(),
         on_behalf_of: None,
     };
-    let first_trn = format!("{:07}", 1_000_000);
+    let first_trn = format!("{first_trn:07}");
     let existing = client
         .get_teacher(signer.request(
             pb::GetTeacherRequest { trn: first_trn },

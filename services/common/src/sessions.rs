@@ -61,7 +61,7 @@ impl SessionStore for MemoryStore {
         let now = Instant::now();
         let mut entries = self.entries();
         // Sweep expired entries now and then so that abandoned sessions do not pile up.
-        if entries.len() % 1024 == 0 {
+        if entries.len().is_multiple_of(1024) {
             entries.retain(|_, (_, expires)| *expires > now);
         }
         entries.insert(key.to_owned(), (value, now + ttl));

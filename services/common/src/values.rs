@@ -322,10 +322,10 @@ mod tests {
         assert!(DateOfBirth::parse("d", "1980-02-30", today).is_err());
         assert!(DateOfBirth::parse("d", "1980-2-3", today).is_err());
         assert!(DateOfBirth::parse("d", "1980-02-03T00:00:00Z", today).is_err());
-        // On 29 February the latest date of birth is 28 February sixteen years before.
-        let leap = date("2028-02-29");
-        assert!(DateOfBirth::parse("d", "2012-02-28", leap).is_ok());
-        assert!(DateOfBirth::parse("d", "2012-02-29", leap).is_err());
+        // 2100 is no leap year: on 29 February 2116 the latest date of birth is 28 February.
+        let leap = date("2116-02-29");
+        assert!(DateOfBirth::parse("d", "2100-02-28", leap).is_ok());
+        assert!(DateOfBirth::parse("d", "2100-03-01", leap).is_err());
     }
 
     #[test]

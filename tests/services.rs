@@ -1,0 +1,180 @@
+//! Services trust only calls carrying a valid principal assertion; every server serves health
+//! and reflection (v1 and v1alpha).
+
+mod support;
+
+use std::time::SystemTime;
+
+use dqt_proto::dqt::portal::v1 as pb;
+use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
+use portal_common::principal::{ASSERTION_HEADER, DEFAULT_DEADLINE};
+use portal_common::values::Trn;
+use portal_common::{Caller, Component, Principal, Signer};
+use support::{Stores, start};
+use tonic::Code;
+use tonic_reflection::pb::{v1, v1alpha};
+
+fn teacher(trn: &str) -> Caller {
+    Caller {
+        principal: Principal::Teacher(Trn::parse("trn", trn).unwrap()),
+        request_id: "r".into(),
+        on_behalf_of: None,
+    }
+}
+
+#[tokio::test]
+async fn services_refuse_calls_without_a_valid_principal_assertion() {
+    let h = start(Stores::Embedded, |_| {}).await.unwrap();
+    let mut record = RecordServiceClient::connect(format!("http://{}", h.addr(Component::Record)))
+        .await
+        .unwrap();
+
+    let status = record
+        .get_my_record(pb::GetMyRecordRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "no assertion");
+
+    let forged = Signer::random().request(
+        pb::GetMyRecordRequest {},
+        &teacher("1000000"),
+        DEFAULT_DEADLINE,
+    );
+    let status = record.get_my_record(forged).await.unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::Unauthenticated,
+        "signed with another key"
+    );
+
+    let signer = h.stack.as_ref().unwrap().signer().clone();
+    let mut expired = tonic::Request::new(pb::GetMyRecordRequest {});
+    expired.metadata_mut().insert(
+        ASSERTION_HEADER,
+        signer.mint(
+            &teacher("1000000"),
+            SystemTime::now() - std::time::Duration::from_secs(60),
+        ),
+    );
+    let status = record.get_my_record(expired).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "expired");
+
+    // A valid assertion for a teacher with no record passes the check and finds nothing.
+    let valid = signer.request(
+        pb::GetMyRecordRequest {},
+        &teacher("1000000"),
+        DEFAULT_DEADLINE,
+    );
+    assert_eq!(
+        record.get_my_record(valid).await.unwrap_err().code(),
+        Code::NotFound
+    );
+
+    // A teacher's assertion does not reach the internal read.
+    let as_teacher = signer.request(
+        pb::GetTeacherRequest {
+            trn: "1000000".into(),
+        },
+        &teacher("1000000"),
+        DEFAULT_DEADLINE,
+    );
+    assert_eq!(
+        record.get_teacher(as_teacher).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    h.shutdown().await;
+}
+
+async fn services_listed_v1(addr: std::net::SocketAddr) -> Vec<String> {
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel(addr));
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream_once(request))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    match response.message_response.unwrap() {
+        v1::server_reflection_response::MessageResponse::ListServicesResponse(list) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+async fn services_listed_v1alpha(addr: std::net::SocketAddr) -> Vec<String> {
+    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel(addr));
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream_once(request))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    match response.message_response.unwrap() {
+        v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+fn tokio_stream_once<T: Send + 'static>(item: T) -> impl tokio_stream::Stream<Item = T> + Send {
+    tokio_stream::iter([item])
+}
+
+#[tokio::test]
+async fn reflection_lists_each_servers_services_on_v1_and_v1alpha() {
+    let h = start(Stores::Embedded, |_| {}).await.unwrap();
+    let gateway = h.addr(Component::Gateway);
+    for listed in [
+        services_listed_v1(gateway).await,
+        services_listed_v1alpha(gateway).await,
+    ] {
+        for service in [
+            "dqt.portal.v1.Authentication",
+            "dqt.portal.v1.TeacherPortal",
+            "dqt.portal.v1.EmployerAccess",
+            "dqt.portal.v1.Administration",
+            "grpc.health.v1.Health",
+        ] {
+            assert!(
+                listed.iter().any(|s| s == service),
+                "{service} listed: {listed:?}"
+            );
+        }
+        assert!(
+            !listed.iter().any(|s| s.starts_with("dqt.record")),
+            "internal APIs stay internal"
+        );
+    }
+    for (component, service) in [
+        (Component::Record, "dqt.record.v1.RecordService"),
+        (Component::Identity, "dqt.identity.v1.IdentityService"),
+        (Component::Employment, "dqt.employment.v1.EmploymentService"),
+        (Component::Document, "dqt.document.v1.DocumentService"),
+    ] {
+        let listed = services_listed_v1(h.addr(component)).await;
+        assert!(
+            listed.iter().any(|s| s == service),
+            "{service} listed: {listed:?}"
+        );
+    }
+    h.shutdown().await;
+}

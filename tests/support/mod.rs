@@ -1,0 +1,226 @@
+//! Starts a whole portal for a test with the same start-up code as `portal up`: embedded
+//! stores, or PostgreSQL and Redis (a fresh database per service per test).
+
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser as _;
+use dqt_proto::dqt::portal::v1 as pb;
+use dqt_proto::dqt::portal::v1::administration_client::AdministrationClient;
+use dqt_proto::dqt::portal::v1::authentication_client::AuthenticationClient;
+use dqt_proto::dqt::portal::v1::teacher_portal_client::TeacherPortalClient;
+use portal::Stack;
+use portal_common::{Component, Config, Signer};
+use sea_orm::{ConnectionTrait as _, Database};
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status};
+
+pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789";
+
+#[derive(clap::Parser)]
+struct TestCli {
+    #[command(flatten)]
+    config: Config,
+}
+
+/// Where the stores live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stores {
+    Embedded,
+    PostgresRedis,
+}
+
+pub struct Harness {
+    pub stack: Option<Stack>,
+    pub config: Config,
+    pub gateway: Channel,
+    data_dir: PathBuf,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn postgres_base_url() -> String {
+    std::env::var("PORTAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("PORTAL_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// True when CI said PostgreSQL and Redis are there: a test that needs them then fails
+/// rather than skips.
+fn external_required() -> bool {
+    std::env::var("PORTAL_TEST_EXTERNAL").is_ok_and(|v| v == "required")
+}
+
+/// Creates one empty PostgreSQL database per service; `None` when PostgreSQL is unreachable
+/// and not required.
+async fn create_databases(config: &mut Config, tag: &str) -> Option<()> {
+    let base = postgres_base_url();
+    let admin = match Database::connect(format!("{base}/postgres")).await {
+        Ok(db) => db,
+        Err(error) if !external_required() => {
+            eprintln!(
+                "PostgreSQL unreachable ({error}); set PORTAL_TEST_EXTERNAL=required to fail instead of skipping"
+            );
+            return None;
+        }
+        Err(error) => panic!("PostgreSQL is required but unreachable: {error}"),
+    };
+    for component in [
+        Component::Identity,
+        Component::Record,
+        Component::Employment,
+        Component::Document,
+    ] {
+        let name = format!("portal_t_{tag}_{}", component.name());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let url = Some(format!("{base}/{name}"));
+        match component {
+            Component::Identity => config.databases.identity_database_url = url,
+            Component::Record => config.databases.record_database_url = url,
+            Component::Employment => config.databases.employment_database_url = url,
+            Component::Document => config.databases.document_database_url = url,
+            Component::Gateway => {}
+        }
+    }
+    Some(())
+}
+
+async fn redis_reachable(url: &str) -> bool {
+    let host_port = url.trim_start_matches("redis://").trim_end_matches('/');
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(host_port),
+    )
+    .await
+    .is_ok_and(|c| c.is_ok())
+}
+
+/// Starts every component; `None` only when external stores are asked for, unreachable, and
+/// not required.
+pub async fn start(stores: Stores, adjust: impl FnOnce(&mut Config)) -> Option<Harness> {
+    let tag = format!("{:016x}", rand::random::<u64>());
+    let mut config = TestCli::parse_from(["test"]).config;
+    for component in Component::ALL {
+        config
+            .addresses
+            .set(component, "127.0.0.1:0".parse().unwrap());
+    }
+    let data_dir = std::env::temp_dir().join(format!("portal-test-{tag}"));
+    config.databases.data_dir = data_dir.clone();
+    config.databases.database_max_connections = 4;
+    config.admin_client_secret = Some(ADMIN_SECRET.into());
+    config.shutdown_grace_seconds = 5;
+    if stores == Stores::PostgresRedis {
+        create_databases(&mut config, &tag).await?;
+        let url = redis_url();
+        if !redis_reachable(&url).await {
+            assert!(
+                !external_required(),
+                "Redis is required but unreachable at {url}"
+            );
+            eprintln!("Redis unreachable; skipping");
+            return None;
+        }
+        config.redis_url = Some(url);
+    }
+    adjust(&mut config);
+    let stack = Stack::start(&config, &Component::ALL, Signer::random())
+        .await
+        .expect("stack starts");
+    let gateway = Endpoint::from_shared(format!("http://{}", stack.addr(Component::Gateway)))
+        .unwrap()
+        .connect_lazy();
+    Some(Harness {
+        stack: Some(stack),
+        config,
+        gateway,
+        data_dir,
+    })
+}
+
+/// A request with `authorization: Bearer <token>`.
+pub fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    );
+    request
+}
+
+impl Harness {
+    pub fn addr(&self, component: Component) -> std::net::SocketAddr {
+        self.stack.as_ref().unwrap().addr(component)
+    }
+
+    pub fn auth(&self) -> AuthenticationClient<Channel> {
+        AuthenticationClient::new(self.gateway.clone())
+    }
+
+    pub fn admin(&self) -> AdministrationClient<Channel> {
+        AdministrationClient::new(self.gateway.clone())
+    }
+
+    pub fn portal(&self) -> TeacherPortalClient<Channel> {
+        TeacherPortalClient::new(self.gateway.clone())
+    }
+
+    pub async fn sign_in_admin(&self) -> String {
+        self.auth()
+            .sign_in_client(pb::SignInClientRequest {
+                client_id: "admin".into(),
+                client_secret: ADMIN_SECRET.into(),
+            })
+            .await
+            .expect("admin signs in")
+            .into_inner()
+            .token
+    }
+
+    pub async fn create_teacher(
+        &self,
+        admin_token: &str,
+        request: pb::CreateTeacherRequest,
+    ) -> pb::TeacherRecord {
+        self.admin()
+            .create_teacher(authed(request, admin_token))
+            .await
+            .expect("teacher created")
+            .into_inner()
+    }
+
+    pub async fn shutdown(mut self) {
+        self.stack
+            .take()
+            .unwrap()
+            .shutdown()
+            .await
+            .expect("clean shutdown");
+    }
+}
+
+/// The field paths of an INVALID_ARGUMENT status's BadRequest detail.
+pub fn bad_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .expect("BadRequest detail")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
