@@ -13,10 +13,12 @@ pub const DEMO_TEACHERS: [(&str, &str, &str); 3] = [
     ("Ayşe", "Şahin", "1992-06-30"),
 ];
 
-/// Creates the demo teachers in a record service that holds none yet.
+/// Creates the demo teachers in a record service that holds none yet (no record with the first
+/// TRN of the range).
 pub async fn add_demo_teachers(
     record: std::net::SocketAddr,
     signer: &Signer,
+    first_trn: u32,
 ) -> anyhow::Result<()> {
     let mut client = RecordServiceClient::connect(format!("http://{record}")).await?;
     let caller = Caller {

@@ -59,8 +59,12 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(Signer::random);
             let mut stack = Stack::start(&config, &Component::ALL, signer).await?;
             if demo {
-                portal::demo::add_demo_teachers(stack.addr(Component::Record), stack.signer())
-                    .await?;
+                portal::demo::add_demo_teachers(
+                    stack.addr(Component::Record),
+                    stack.signer(),
+                    config.trn_range_start,
+                )
+                .await?;
             }
             run(stack_until_signal(&mut stack).await, stack).await
         }

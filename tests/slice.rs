@@ -357,3 +357,23 @@ async fn created_clients_sign_in_with_their_roles_and_the_secret_shown_once() {
     assert_eq!(status.code(), Code::PermissionDenied);
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn calls_in_flight_when_shutdown_begins_still_finish() {
+    let h = start(Stores::Embedded, |_| {}).await.unwrap();
+    let mut auth = h.auth();
+    // A client sign-in verifies an Argon2id hash: long enough to still be running when the
+    // shutdown begins a moment after it is sent.
+    let call = tokio::spawn(async move {
+        auth.sign_in_client(pb::SignInClientRequest {
+            client_id: "admin".into(),
+            client_secret: support::ADMIN_SECRET.into(),
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let stopped = tokio::spawn(h.shutdown());
+    let answer = call.await.unwrap();
+    assert!(answer.is_ok(), "the in-flight call finished: {answer:?}");
+    stopped.await.unwrap();
+}
