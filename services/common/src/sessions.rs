@@ -300,16 +300,17 @@ mod tests {
 
     #[tokio::test]
     async fn idle_sessions_expire_and_use_slides_the_timeout() {
-        let sessions = sessions(Duration::from_millis(300), Duration::from_secs(600));
+        let sessions = sessions(Duration::from_millis(1000), Duration::from_secs(600));
         let id = session_id(&sessions.create(&teacher()).await.unwrap().token);
+        // Four uses 400 ms apart outlive the 1 s idle timeout only because each use slides it.
         for _ in 0..4 {
-            tokio::time::sleep(Duration::from_millis(150)).await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
             assert!(
                 sessions.authenticate(&id).await.is_ok(),
                 "use keeps it alive"
             );
         }
-        tokio::time::sleep(Duration::from_millis(450)).await;
+        tokio::time::sleep(Duration::from_millis(1300)).await;
         assert!(sessions.authenticate(&id).await.is_err());
     }
 
