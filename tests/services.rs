@@ -85,48 +85,39 @@ async fn services_refuse_calls_without_a_valid_principal_assertion() {
     h.shutdown().await;
 }
 
-async fn services_listed_v1(addr: std::net::SocketAddr) -> Vec<String> {
-    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel(addr));
-    let request = v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
-            String::new(),
-        )),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream_once(request))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = stream.message().await.unwrap().unwrap();
-    match response.message_response.unwrap() {
-        v1::server_reflection_response::MessageResponse::ListServicesResponse(list) => {
-            list.service.into_iter().map(|s| s.name).collect()
+/// The services a server lists through one version of the reflection API; v1 and v1alpha
+/// are distinct generated types with the same shape.
+macro_rules! services_listed {
+    ($version:ident, $addr:expr) => {{
+        use $version::server_reflection_request::MessageRequest;
+        use $version::server_reflection_response::MessageResponse;
+        let mut client =
+            $version::server_reflection_client::ServerReflectionClient::new(channel($addr));
+        let request = $version::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        match stream
+            .message()
+            .await
+            .unwrap()
+            .unwrap()
+            .message_response
+            .unwrap()
+        {
+            MessageResponse::ListServicesResponse(list) => list
+                .service
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<String>>(),
+            other => panic!("unexpected reflection answer {other:?}"),
         }
-        other => panic!("unexpected reflection answer {other:?}"),
-    }
-}
-
-async fn services_listed_v1alpha(addr: std::net::SocketAddr) -> Vec<String> {
-    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel(addr));
-    let request = v1alpha::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
-        ),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream_once(request))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = stream.message().await.unwrap().unwrap();
-    match response.message_response.unwrap() {
-        v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list) => {
-            list.service.into_iter().map(|s| s.name).collect()
-        }
-        other => panic!("unexpected reflection answer {other:?}"),
-    }
+    }};
 }
 
 fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
@@ -135,17 +126,13 @@ fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
         .connect_lazy()
 }
 
-fn tokio_stream_once<T: Send + 'static>(item: T) -> impl tokio_stream::Stream<Item = T> + Send {
-    tokio_stream::iter([item])
-}
-
 #[tokio::test]
 async fn reflection_lists_each_servers_services_on_v1_and_v1alpha() {
     let h = start(Stores::Embedded, |_| {}).await.unwrap();
     let gateway = h.addr(Component::Gateway);
     for listed in [
-        services_listed_v1(gateway).await,
-        services_listed_v1alpha(gateway).await,
+        services_listed!(v1, gateway),
+        services_listed!(v1alpha, gateway),
     ] {
         for service in [
             "dqt.portal.v1.Authentication",
@@ -170,7 +157,7 @@ async fn reflection_lists_each_servers_services_on_v1_and_v1alpha() {
         (Component::Employment, "dqt.employment.v1.EmploymentService"),
         (Component::Document, "dqt.document.v1.DocumentService"),
     ] {
-        let listed = services_listed_v1(h.addr(component)).await;
+        let listed = services_listed!(v1, h.addr(component));
         assert!(
             listed.iter().any(|s| s == service),
             "{service} listed: {listed:?}"
