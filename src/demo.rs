@@ -1,59 +1,51 @@
-//! Demo teachers for `portal up --demo`: made-up people whose sign-in details README lists.
+//! Synthetic data: `portal seed` and the demo teachers of `portal up --demo`, both from the
+//! record service's generator.
 
-use dqt_proto::dqt::portal::v1 as pb;
-use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
-use portal_common::principal::DEFAULT_DEADLINE;
-use portal_common::{Caller, Principal, Signer};
-use tonic::Code;
+use std::time::{Duration, Instant};
 
-/// First name, last name, date of birth of each demo teacher, in TRN order.
-pub const DEMO_TEACHERS: [(&str, &str, &str); 3] = [
-    ("Zoë", "O'Súilleabháin", "1985-03-14"),
-    ("Jan", "Łukasiewicz", "1979-11-02"),
-    ("Ayşe", "Şahin", "1992-06-30"),
-];
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use portal_common::Config;
+use portal_common::values::Trn;
 
-/// Creates the demo teachers in a record service that holds none yet (no record with the first
-/// TRN of the range).
-pub async fn add_demo_teachers(
-    record: std::net::SocketAddr,
-    signer: &Signer,
-    first_trn: u32,
-) -> anyhow::Result<()> {
-    let mut client = RecordServiceClient::connect(format!("http://{record}")).await?;
-    let caller = Caller {
-        principal: Principal::Client {
-            client_id: "demo".into(),
-            roles: vec!["records:read".into(), "records:write".into()],
-        },
-        request_id: portal_common::server::new_request_id(),
-        on_behalf_of: None,
-    };
-    let first_trn = format!("{first_trn:07}");
-    let existing = client
-        .get_teacher(signer.request(
-            pb::GetTeacherRequest { trn: first_trn },
-            &caller,
-            DEFAULT_DEADLINE,
-        ))
-        .await;
-    match existing {
-        Ok(_) => return Ok(()),
-        Err(status) if status.code() == Code::NotFound => {}
-        Err(status) => return Err(status.into()),
-    }
-    for (first_name, last_name, date_of_birth) in DEMO_TEACHERS {
-        let request = pb::CreateTeacherRequest {
-            first_name: first_name.into(),
-            last_name: last_name.into(),
-            date_of_birth: date_of_birth.into(),
-            ..Default::default()
-        };
-        let created = client
-            .create_teacher(signer.request(request, &caller, DEFAULT_DEADLINE))
-            .await?
-            .into_inner();
-        tracing::info!(trn = %created.trn, "demo teacher created");
+/// Adds the demo teachers that README lists, unless the record database already holds the
+/// first TRN of the range.
+pub async fn add_demo_teachers(config: &Config) -> anyhow::Result<()> {
+    let store = portal_record::open_store(config).await?;
+    let first = Trn::from_number(config.trn_range_start).context("the TRN range start")?;
+    let added = portal_record::seed::add_demo_teachers(&store, first, chrono_today()).await?;
+    for trn in added {
+        tracing::info!(%trn, "demo teacher created");
     }
     Ok(())
+}
+
+/// Adds `teachers` generated records, showing progress.
+pub async fn seed(config: &Config, teachers: u64, seed: u64) -> anyhow::Result<()> {
+    let store = portal_record::open_store(config).await?;
+    let bar = ProgressBar::new(teachers).with_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} teachers ({per_sec}, {eta} left)",
+        )?
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    let started = Instant::now();
+    portal_record::seed::seed(&store, seed, teachers, chrono_today(), |written| {
+        bar.set_position(written);
+    })
+    .await?;
+    bar.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        teachers,
+        seconds,
+        per_second = teachers as f64 / seconds.max(f64::EPSILON),
+        "seeded"
+    );
+    Ok(())
+}
+
+fn chrono_today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
 }

@@ -35,6 +35,18 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Fills the record database with synthetic teachers (realistic names and the whole
+    /// spread of statuses), in batched transactions.
+    Seed {
+        /// How many teachers to add.
+        #[arg(long)]
+        teachers: u64,
+        /// Seed of the generator: the same seed gives the same records.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        config: Config,
+    },
     /// Applies every service's database migrations and exits.
     Migrate {
         #[command(flatten)]
@@ -59,12 +71,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(Signer::random);
             let mut stack = Stack::start(&config, &Component::ALL, signer).await?;
             if demo {
-                portal::demo::add_demo_teachers(
-                    stack.addr(Component::Record),
-                    stack.signer(),
-                    config.trn_range_start,
-                )
-                .await?;
+                portal::demo::add_demo_teachers(&config).await?;
             }
             run(stack_until_signal(&mut stack).await, stack).await
         }
@@ -77,6 +84,14 @@ async fn main() -> anyhow::Result<()> {
                 .context("PORTAL_INTERNAL_SIGNING_KEY must be set for `portal serve`")?;
             let mut stack = Stack::start(&config, &[component], signer).await?;
             run(stack_until_signal(&mut stack).await, stack).await
+        }
+        Command::Seed {
+            teachers,
+            seed,
+            config,
+        } => {
+            let _telemetry = portal_common::telemetry::init("seed").map_err(anyhow::Error::msg)?;
+            portal::demo::seed(&config, teachers, seed).await
         }
         Command::Migrate { config } => {
             let _telemetry =

@@ -65,6 +65,18 @@ impl Gateway {
         let (caller, deadline) = Self::caller(request);
         self.signer.request(message, &caller, deadline)
     }
+
+    /// The public request's message, passed on unchanged for the caller.
+    fn pass_on<T: Clone>(&self, request: &Request<T>) -> Request<T> {
+        self.forward(request, request.get_ref().clone())
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// The answer of a downstream call, without its transport metadata.
+async fn relay<T>(call: impl Future<Output = Reply<T>>) -> Reply<T> {
+    Ok(Response::new(call.await?.into_inner()))
 }
 
 /// The session the auth layer verified; its absence is a wiring fault, so refuse the call.
@@ -97,10 +109,8 @@ impl Authentication for Gateway {
     async fn sign_in_client(
         &self,
         request: Request<pb::SignInClientRequest>,
-    ) -> Result<Response<pb::SignInResponse>, Status> {
-        let forwarded = self.forward(&request, request.get_ref().clone());
-        let response = self.identity.clone().sign_in_client(forwarded).await?;
-        Ok(Response::new(response.into_inner()))
+    ) -> Reply<pb::SignInResponse> {
+        relay(self.identity.clone().sign_in_client(self.pass_on(&request))).await
     }
 
     async fn sign_out(
@@ -144,27 +154,82 @@ impl Administration for Gateway {
     async fn create_teacher(
         &self,
         request: Request<pb::CreateTeacherRequest>,
-    ) -> Result<Response<pb::TeacherRecord>, Status> {
-        let forwarded = self.forward(&request, request.get_ref().clone());
-        let response = self.record.clone().create_teacher(forwarded).await?;
-        Ok(Response::new(response.into_inner()))
+    ) -> Reply<pb::TeacherRecord> {
+        relay(self.record.clone().create_teacher(self.pass_on(&request))).await
     }
 
     async fn get_teacher(
         &self,
         request: Request<pb::GetTeacherRequest>,
-    ) -> Result<Response<pb::TeacherRecord>, Status> {
-        let forwarded = self.forward(&request, request.get_ref().clone());
-        let response = self.record.clone().get_teacher(forwarded).await?;
-        Ok(Response::new(response.into_inner()))
+    ) -> Reply<pb::TeacherRecord> {
+        relay(self.record.clone().get_teacher(self.pass_on(&request))).await
+    }
+
+    async fn update_teacher(
+        &self,
+        request: Request<pb::UpdateTeacherRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        relay(self.record.clone().update_teacher(self.pass_on(&request))).await
+    }
+
+    async fn add_professional_status(
+        &self,
+        request: Request<pb::AddProfessionalStatusRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        relay(
+            self.record
+                .clone()
+                .add_professional_status(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn set_induction(
+        &self,
+        request: Request<pb::SetInductionRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        relay(self.record.clone().set_induction(self.pass_on(&request))).await
+    }
+
+    async fn add_qualification(
+        &self,
+        request: Request<pb::AddQualificationRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        relay(
+            self.record
+                .clone()
+                .add_qualification(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn add_alert(&self, request: Request<pb::AddAlertRequest>) -> Reply<pb::TeacherRecord> {
+        relay(self.record.clone().add_alert(self.pass_on(&request))).await
+    }
+
+    async fn close_alert(
+        &self,
+        request: Request<pb::CloseAlertRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        relay(self.record.clone().close_alert(self.pass_on(&request))).await
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Reply<pb::ListAuditEventsResponse> {
+        relay(
+            self.record
+                .clone()
+                .list_audit_events(self.pass_on(&request)),
+        )
+        .await
     }
 
     async fn create_client(
         &self,
         request: Request<pb::CreateClientRequest>,
-    ) -> Result<Response<pb::CreatedClient>, Status> {
-        let forwarded = self.forward(&request, request.get_ref().clone());
-        let response = self.identity.clone().create_client(forwarded).await?;
-        Ok(Response::new(response.into_inner()))
+    ) -> Reply<pb::CreatedClient> {
+        relay(self.identity.clone().create_client(self.pass_on(&request))).await
     }
 }

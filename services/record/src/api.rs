@@ -1,19 +1,23 @@
 //! `dqt.record.v1.RecordService`: each handler parses its input, checks the caller, calls the
 //! store and maps the result.
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_server::RecordService;
 use dqt_proto::dqt::record::v1::{MatchTeacherRequest, MatchTeacherResponse};
 use portal_common::principal::Principal;
 use portal_common::values::{DateOfBirth, Nino, PersonName, Trn};
-use portal_common::{Caller, Violations};
+use portal_common::{Caller, FieldViolation, Violations};
 use tonic::{Request, Response, Status};
 
-use crate::domain::{ContactDetails, NewTeacher, SignInDetails};
+use crate::domain::{
+    ContactDetails, Induction, Mq, NewAlert, NewRecord, Npq, ProfessionalStatus, SignInDetails,
+    TeacherUpdate, parse_close_date,
+};
 use crate::error::Error;
-use crate::store::{AuditEntry, Store};
-use crate::views;
+use crate::paging;
+use crate::store::{AuditEntry, Store, TEACHER};
+use crate::views::{self, Audience};
 
 /// The only service allowed to match sign-in details.
 const IDENTITY_SERVICE: &str = "identity";
@@ -28,15 +32,38 @@ impl RecordApi {
     }
 }
 
-fn require_role(caller: &Caller, role: &str) -> Result<(), Error> {
+type Reply<T> = Result<Response<T>, Status>;
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// The calling client, when it holds `role`.
+fn client_with<'a, T>(request: &'a Request<T>, role: &str) -> Result<&'a Caller, Status> {
+    let caller = Caller::of(request)?;
     if caller.principal.has_role(role) {
-        Ok(())
+        Ok(caller)
     } else {
-        Err(Error::PermissionDenied)
+        Err(Error::PermissionDenied.into())
     }
 }
 
-fn parse_new_teacher(request: &pb::CreateTeacherRequest) -> Result<NewTeacher, Error> {
+fn trn(input: &str) -> Result<Trn, Error> {
+    Trn::parse("trn", input).map_err(Error::from)
+}
+
+/// A required sub-message, or a violation naming it.
+fn part<'a, T>(field: &str, value: &'a Option<T>) -> Result<&'a T, Error> {
+    value
+        .as_ref()
+        .ok_or_else(|| FieldViolation::new(field, "is required").into())
+}
+
+fn record(teacher: &crate::domain::Teacher) -> Response<pb::TeacherRecord> {
+    Response::new(views::teacher_record(teacher, Audience::Internal))
+}
+
+fn parse_new_teacher(request: &pb::CreateTeacherRequest) -> Result<NewRecord, Error> {
     let mut violations = Violations::new();
     let name = match PersonName::parse(
         ["first_name", "middle_name", "last_name"],
@@ -53,7 +80,7 @@ fn parse_new_teacher(request: &pb::CreateTeacherRequest) -> Result<NewTeacher, E
     let date_of_birth = violations.check(DateOfBirth::parse(
         "date_of_birth",
         &request.date_of_birth,
-        Utc::now().date_naive(),
+        today(),
     ));
     let nino = violations.check(Nino::parse_optional(
         "national_insurance_number",
@@ -71,12 +98,7 @@ fn parse_new_teacher(request: &pb::CreateTeacherRequest) -> Result<NewTeacher, E
     };
     match (name, date_of_birth, nino, contact) {
         (Some(name), Some(date_of_birth), Some(nino), Some(contact)) if violations.is_empty() => {
-            Ok(NewTeacher {
-                name,
-                date_of_birth,
-                nino,
-                contact,
-            })
+            Ok(NewRecord::person(name, date_of_birth, nino, contact))
         }
         _ => Err(Error::InvalidArgument(violations.into_inner())),
     }
@@ -87,74 +109,252 @@ impl RecordService for RecordApi {
     async fn create_teacher(
         &self,
         request: Request<pb::CreateTeacherRequest>,
-    ) -> Result<Response<pb::TeacherRecord>, Status> {
-        let caller = Caller::of(&request)?;
-        require_role(caller, "records:write")?;
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, "records:write")?;
         let new = parse_new_teacher(request.get_ref())?;
-        let teacher = self
-            .store
-            .create_teacher(
-                &new,
-                AuditEntry {
-                    caller,
-                    action: "teacher.create",
-                },
-            )
-            .await?;
-        tracing::info!(trn = %teacher.trn, "teacher record created");
-        Ok(Response::new(views::teacher_record(&teacher)))
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.create",
+        };
+        let teacher = self.store.create_teacher(&new, audit).await?;
+        tracing::info!(trn = %teacher.person.trn, "teacher record created");
+        Ok(record(&teacher))
     }
 
     async fn get_teacher(
         &self,
         request: Request<pb::GetTeacherRequest>,
-    ) -> Result<Response<pb::TeacherRecord>, Status> {
-        let caller = Caller::of(&request)?;
-        require_role(caller, "records:read")?;
-        let trn = Trn::parse("trn", &request.get_ref().trn).map_err(Error::from)?;
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, "records:read")?;
+        let trn = trn(&request.get_ref().trn)?;
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.read",
+        };
         let teacher = self
             .store
-            .teacher_audited(
-                trn,
-                AuditEntry {
-                    caller,
-                    action: "teacher.read",
-                },
-            )
+            .teacher_audited(trn, audit)
             .await?
-            .ok_or(Error::NotFound)?;
-        Ok(Response::new(views::teacher_record(&teacher)))
+            .ok_or(Error::NotFound(TEACHER))?;
+        Ok(record(&teacher))
+    }
+
+    async fn update_teacher(
+        &self,
+        request: Request<pb::UpdateTeacherRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, "records:write")?;
+        let input = request.get_ref();
+        let trn = trn(&input.trn)?;
+        let update = TeacherUpdate::parse(input, today()).map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.update",
+        };
+        Ok(record(
+            &self.store.update_teacher(trn, &update, audit).await?,
+        ))
+    }
+
+    async fn add_professional_status(
+        &self,
+        request: Request<pb::AddProfessionalStatusRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, "records:write")?;
+        let input = request.get_ref();
+        let trn = trn(&input.trn)?;
+        let field = "professional_status";
+        let status =
+            ProfessionalStatus::parse(field, part(field, &input.professional_status)?, today())
+                .map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.add_professional_status",
+        };
+        Ok(record(
+            &self
+                .store
+                .add_professional_status(trn, &status, audit)
+                .await?,
+        ))
+    }
+
+    async fn set_induction(
+        &self,
+        request: Request<pb::SetInductionRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, "records:write")?;
+        let input = request.get_ref();
+        let trn = trn(&input.trn)?;
+        let induction =
+            Induction::parse("induction", part("induction", &input.induction)?, today())
+                .map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.set_induction",
+        };
+        Ok(record(
+            &self.store.set_induction(trn, &induction, audit).await?,
+        ))
+    }
+
+    async fn add_qualification(
+        &self,
+        request: Request<pb::AddQualificationRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        use pb::add_qualification_request::Qualification;
+        let caller = client_with(&request, "records:write")?;
+        let input = request.get_ref();
+        let trn = trn(&input.trn)?;
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.add_qualification",
+        };
+        let teacher = match part("qualification", &input.qualification)? {
+            Qualification::Npq(npq) => {
+                let npq = Npq::parse("npq", npq, today()).map_err(Error::InvalidArgument)?;
+                self.store.add_npq(trn, &npq, audit).await?
+            }
+            Qualification::Mandatory(mq) => {
+                let mq = Mq::parse("mandatory", mq, today()).map_err(Error::InvalidArgument)?;
+                self.store.add_mq(trn, &mq, audit).await?
+            }
+        };
+        Ok(record(&teacher))
+    }
+
+    async fn add_alert(&self, request: Request<pb::AddAlertRequest>) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, "alerts:write")?;
+        let input = request.get_ref();
+        let trn = trn(&input.trn)?;
+        let alert = NewAlert::parse(
+            "alert",
+            part("alert", &input.alert)?,
+            self.store.catalogue(),
+            today(),
+        )
+        .map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.add_alert",
+        };
+        Ok(record(&self.store.add_alert(trn, &alert, audit).await?))
+    }
+
+    async fn close_alert(
+        &self,
+        request: Request<pb::CloseAlertRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, "alerts:write")?;
+        let input = request.get_ref();
+        let mut violations = Violations::new();
+        let trn = violations.check(Trn::parse("trn", &input.trn));
+        let alert_id = violations.check(
+            input
+                .alert_id
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| {
+                    FieldViolation::new("alert_id", "must be the id of an alert on the record")
+                }),
+        );
+        let end = violations.check(parse_close_date("end_date", &input.end_date, today()));
+        let (Some(trn), Some(alert_id), Some(end)) = (trn, alert_id, end) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.close_alert",
+        };
+        Ok(record(
+            &self.store.close_alert(trn, alert_id, end, audit).await?,
+        ))
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Reply<pb::ListAuditEventsResponse> {
+        let caller = client_with(&request, "audit:read")?;
+        let input = request.get_ref();
+        let mut violations = Violations::new();
+        let trn = if input.trn.trim().is_empty() {
+            Some(None)
+        } else {
+            violations.check(Trn::parse("trn", &input.trn)).map(Some)
+        };
+        let filter = trn.flatten().map(|t| t.to_string()).unwrap_or_default();
+        let size = violations.check(paging::page_size("page_size", input.page_size));
+        let before = violations.check(paging::decode("page_token", &input.page_token, &filter));
+        let (Some(trn), Some(size), Some(before)) = (trn, size, before) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        let audit = AuditEntry {
+            caller,
+            action: "audit.list",
+        };
+        let page = self.store.audit_events(trn, before, size, audit).await?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: page
+                .events
+                .into_iter()
+                .map(|e| pb::AuditEvent {
+                    time: Some(prost_types::Timestamp {
+                        seconds: e.time.timestamp(),
+                        nanos: i32::try_from(e.time.timestamp_subsec_nanos()).unwrap_or(0),
+                    }),
+                    actor: e.actor,
+                    action: e.action,
+                    trn: e.trn.unwrap_or_default(),
+                    request_id: e.request_id,
+                    on_behalf_of: e.on_behalf_of.unwrap_or_default(),
+                })
+                .collect(),
+            next_page_token: page
+                .next_before
+                .map(|id| paging::encode(id, &filter))
+                .unwrap_or_default(),
+        }))
     }
 
     async fn get_my_record(
         &self,
         request: Request<pb::GetMyRecordRequest>,
-    ) -> Result<Response<pb::TeacherRecord>, Status> {
+    ) -> Reply<pb::TeacherRecord> {
         let caller = Caller::of(&request)?;
         let trn = caller
             .principal
             .teacher_trn()
             .ok_or(Error::PermissionDenied)?;
-        let teacher = self.store.teacher(trn).await?.ok_or(Error::NotFound)?;
-        Ok(Response::new(views::teacher_record(&teacher)))
+        let teacher = self
+            .store
+            .teacher(trn)
+            .await?
+            .ok_or(Error::NotFound(TEACHER))?;
+        Ok(Response::new(views::teacher_record(
+            &teacher,
+            Audience::Teacher,
+        )))
     }
 
     async fn match_teacher(
         &self,
         request: Request<MatchTeacherRequest>,
-    ) -> Result<Response<MatchTeacherResponse>, Status> {
+    ) -> Reply<MatchTeacherResponse> {
         let caller = Caller::of(&request)?;
         if caller.principal != Principal::Service(IDENTITY_SERVICE.to_owned()) {
             return Err(Error::PermissionDenied.into());
         }
         let request = request.get_ref();
-        let trn = Trn::parse("trn", &request.trn).map_err(Error::from)?;
+        let trn = trn(&request.trn)?;
         let details = SignInDetails::parse(request).map_err(Error::InvalidArgument)?;
         let candidate = self.store.sign_in_candidate(trn).await?;
-        let matched = candidate.filter(|teacher| teacher.matches(&details));
+        let matched = candidate.filter(|person| person.matches(&details));
         Ok(Response::new(MatchTeacherResponse {
             matched: matched.is_some(),
-            trn: matched.map(|t| t.trn.to_string()).unwrap_or_default(),
+            trn: matched.map(|p| p.trn.to_string()).unwrap_or_default(),
         }))
     }
 }

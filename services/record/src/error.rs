@@ -7,10 +7,13 @@ use tonic::Status;
 pub enum Error {
     #[error("invalid request")]
     InvalidArgument(Vec<FieldViolation>),
-    #[error("not found")]
-    NotFound,
+    /// The thing named does not exist, or is not visible to the caller.
+    #[error("no such {0}")]
+    NotFound(&'static str),
     #[error("not allowed")]
     PermissionDenied,
+    #[error("refused in the record's current state: {0}")]
+    FailedPrecondition(&'static str),
     #[error("the configured TRN range is used up")]
     TrnRangeExhausted,
     #[error("stored record is inconsistent: {0}")]
@@ -31,8 +34,9 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => {
                 portal_common::error::invalid_argument(&violations)
             }
-            Error::NotFound => Status::not_found("no such teacher record"),
+            Error::NotFound(what) => Status::not_found(format!("no such {what}")),
             Error::PermissionDenied => Status::permission_denied("not allowed"),
+            Error::FailedPrecondition(reason) => Status::failed_precondition(reason),
             Error::TrnRangeExhausted => {
                 tracing::error!("the configured TRN range is used up");
                 Status::failed_precondition("no teacher reference numbers are left to allocate")

@@ -5,6 +5,8 @@ pub mod api;
 pub mod domain;
 pub mod error;
 pub mod migration;
+pub mod paging;
+pub mod seed;
 pub mod store;
 pub mod views;
 
@@ -21,18 +23,21 @@ pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbE
     Ok(db)
 }
 
-/// The record service, ready to serve: database migrated, API behind the principal check.
-pub async fn served(config: &Config, signer: &Signer) -> Result<Served, DbErr> {
+/// The record store over the migrated database, allocating TRNs from the configured range.
+pub async fn open_store(config: &Config) -> Result<store::Store, error::Error> {
     if config.trn_range_start == 0
         || config.trn_range_start > config.trn_range_end
         || config.trn_range_end > 9_999_999
     {
-        return Err(DbErr::Custom(
-            "the TRN range must lie within 0000001..=9999999".into(),
-        ));
+        return Err(DbErr::Custom("the TRN range must lie within 0000001..=9999999".into()).into());
     }
     let db = migrate(config).await?;
-    let store = store::Store::new(db, config.trn_range_start..=config.trn_range_end).await?;
+    store::Store::new(db, config.trn_range_start..=config.trn_range_end).await
+}
+
+/// The record service, ready to serve: database migrated, API behind the principal check.
+pub async fn served(config: &Config, signer: &Signer) -> Result<Served, error::Error> {
+    let store = open_store(config).await?;
     let api =
         RecordServiceServer::with_interceptor(api::RecordApi::new(store), signer.interceptor());
     Ok(Served {

@@ -9,7 +9,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Persons)]
+        vec![Box::new(M0001Persons), Box::new(M0002Qualifications)]
     }
 }
 
@@ -148,3 +148,271 @@ impl MigrationTrait for M0001Persons {
         Ok(())
     }
 }
+
+/// Professional statuses, induction, NPQs, mandatory qualifications, and alerts with their
+/// catalogue of types.
+struct M0002Qualifications;
+
+impl MigrationName for M0002Qualifications {
+    fn name(&self) -> &str {
+        "m0002_qualifications"
+    }
+}
+
+/// A table of rows that belong to one person, deleted with them.
+fn person_child(table: &'static str) -> TableCreateStatement {
+    Table::create()
+        .table(table)
+        .col(big_pk_auto("id"))
+        .col(big_integer("person_id"))
+        .foreign_key(
+            ForeignKey::create()
+                .name(format!("{table}_person"))
+                .from(table, "person_id")
+                .to("persons", "id")
+                .on_delete(ForeignKeyAction::Cascade),
+        )
+        .to_owned()
+}
+
+fn person_index(table: &'static str) -> IndexCreateStatement {
+    Index::create()
+        .name(format!("{table}_person_id"))
+        .table(table)
+        .col("person_id")
+        .to_owned()
+}
+
+/// The alert types of the register: code, title, what it means in plain English, whether only
+/// DfE may see it, whether it restricts the person.
+const ALERT_TYPES: [(&str, &str, &str, bool, bool); 10] = [
+    (
+        "T1",
+        "Prohibition from teaching",
+        "The Secretary of State has prohibited this person, for misconduct, from carrying out \
+         teaching work in schools, sixth-form colleges, relevant youth accommodation and \
+         children's homes in England.",
+        false,
+        true,
+    ),
+    (
+        "T2",
+        "Interim prohibition from teaching",
+        "This person may not carry out teaching work in England while a misconduct case against \
+         them is decided.",
+        false,
+        true,
+    ),
+    (
+        "T3",
+        "Removed from the register in Scotland",
+        "The General Teaching Council for Scotland has removed this person from its register, so \
+         they may not teach in Scottish schools.",
+        false,
+        true,
+    ),
+    (
+        "T4",
+        "Removed from the register in Wales",
+        "The Education Workforce Council has removed this person from its register, so they may \
+         not teach in Welsh schools.",
+        false,
+        true,
+    ),
+    (
+        "T5",
+        "Removed from the register in Northern Ireland",
+        "The General Teaching Council for Northern Ireland has removed this person from its \
+         register, so they may not teach in Northern Irish schools.",
+        false,
+        true,
+    ),
+    (
+        "T6",
+        "Misconduct considered: no prohibition",
+        "The Secretary of State considered a misconduct case and decided not to prohibit this \
+         person. It does not stop them teaching.",
+        false,
+        false,
+    ),
+    (
+        "T7",
+        "Barred from managing independent schools",
+        "A section 128 direction bars this person from taking part in the management of an \
+         independent school, academy or free school, for example as a governor or trustee.",
+        false,
+        true,
+    ),
+    (
+        "C2",
+        "Failed statutory induction",
+        "This person failed statutory induction in England and may not be employed as a teacher \
+         in a school where induction is required.",
+        false,
+        true,
+    ),
+    (
+        "G1",
+        "Possible barred-list match",
+        "A possible match with the Disclosure and Barring Service's lists is being checked. \
+         For DfE staff only.",
+        true,
+        false,
+    ),
+    (
+        "F1",
+        "Flagged for investigation",
+        "The record is flagged for investigation. For DfE staff only.",
+        true,
+        false,
+    ),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002Qualifications {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Induction is one per person: columns of the person rather than a table of its own.
+        // SQLite adds one column per statement.
+        for column in [
+            string_len("induction_status", 24)
+                .default("none")
+                .to_owned(),
+            date_null("induction_start_date"),
+            date_null("induction_completed_date"),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("persons")
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                person_child("professional_statuses")
+                    .col(string_len("status_type", 16))
+                    .col(string_len("route", 40))
+                    .col(string_len("route_status", 24))
+                    .col(date_null("awarded_date"))
+                    .col(boolean_null("exempt_from_induction"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                person_child("induction_exemptions")
+                    .col(string_len("reason", 40))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                person_child("induction_periods")
+                    .col(string_len("appropriate_body", 200))
+                    .col(date("start_date"))
+                    .col(date_null("end_date"))
+                    .col(integer("terms"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                person_child("npq_qualifications")
+                    .col(string_len("npq_type", 16))
+                    .col(date("awarded_date"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                person_child("mandatory_qualifications")
+                    .col(string_len("specialism", 24))
+                    .col(string_len("status", 24))
+                    .col(string_len("provider", 200))
+                    .col(date("start_date"))
+                    .col(date_null("end_date"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("alert_types")
+                    .col(string_len("code", 4).primary_key())
+                    .col(string_len("title", 200))
+                    .col(text("description"))
+                    .col(boolean("internal"))
+                    .col(boolean("restricts"))
+                    .to_owned(),
+            )
+            .await?;
+        let mut catalogue = Query::insert()
+            .into_table("alert_types")
+            .columns(["code", "title", "description", "internal", "restricts"])
+            .to_owned();
+        for (code, title, description, internal, restricts) in ALERT_TYPES {
+            catalogue.values_panic([
+                code.into(),
+                title.into(),
+                description.into(),
+                internal.into(),
+                restricts.into(),
+            ]);
+        }
+        manager.exec_stmt(catalogue).await?;
+        manager
+            .create_table(
+                person_child("alerts")
+                    .col(string_len("code", 4))
+                    .col(text("details"))
+                    .col(date("start_date"))
+                    .col(date_null("end_date"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("alerts_alert_type")
+                            .from("alerts", "code")
+                            .to("alert_types", "code"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for table in CHILD_TABLES {
+            manager.create_index(person_index(table)).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in CHILD_TABLES.into_iter().chain(["alert_types"]) {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        for column in [
+            "induction_status",
+            "induction_start_date",
+            "induction_completed_date",
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("persons")
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+const CHILD_TABLES: [&str; 6] = [
+    "alerts",
+    "professional_statuses",
+    "induction_exemptions",
+    "induction_periods",
+    "npq_qualifications",
+    "mandatory_qualifications",
+];

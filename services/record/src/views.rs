@@ -1,18 +1,52 @@
-//! What each audience sees of a record. The only place that turns a [`Teacher`] into API
-//! messages.
+//! What each audience sees of a record: the one place that turns a [`Teacher`] into API
+//! messages, decides which alerts and details each audience may see, and derives `restricted`.
 
 use dqt_proto::dqt::portal::v1 as pb;
+use portal_common::values::format_date;
 
-use crate::domain::Teacher;
+use crate::domain::{Alert, Held, InductionPeriod, Mq, Npq, ProfessionalStatus, Teacher};
 
-/// The record as a teacher or an internal reader sees it.
-pub fn teacher_record(teacher: &Teacher) -> pb::TeacherRecord {
+/// Who is looking at a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The teacher the record is about.
+    Teacher,
+    /// DfE staff and systems: everything, internal alerts and case details included.
+    Internal,
+    /// An employer checking the teacher: the minimum that answers "qualified, unrestricted?".
+    Employer,
+}
+
+impl Audience {
+    /// Whether this audience sees an alert at all.
+    fn sees(self, alert: &Alert) -> bool {
+        match self {
+            Self::Internal => true,
+            Self::Teacher => !alert.kind.internal,
+            Self::Employer => !alert.kind.internal && alert.is_open(),
+        }
+    }
+}
+
+/// Whether the teacher is restricted: any open, non-internal alert other than T6.
+pub fn restricted(teacher: &Teacher) -> bool {
+    teacher.alerts.iter().any(Alert::restricts)
+}
+
+fn date(value: Option<chrono::NaiveDate>) -> String {
+    value.map(format_date).unwrap_or_default()
+}
+
+/// The record as the teacher (GetMyRecord) or an internal reader (GetTeacher) sees it.
+pub fn teacher_record(teacher: &Teacher, audience: Audience) -> pb::TeacherRecord {
+    let person = &teacher.person;
+    let internal = audience == Audience::Internal;
     pb::TeacherRecord {
-        trn: teacher.trn.to_string(),
-        first_name: teacher.first_name.clone(),
-        middle_name: teacher.middle_name.clone(),
-        last_name: teacher.last_name.clone(),
-        previous_names: teacher
+        trn: person.trn.to_string(),
+        first_name: person.first_name.clone(),
+        middle_name: person.middle_name.clone(),
+        last_name: person.last_name.clone(),
+        previous_names: person
             .previous_names
             .iter()
             .map(|p| pb::PersonName {
@@ -21,23 +55,272 @@ pub fn teacher_record(teacher: &Teacher) -> pb::TeacherRecord {
                 last_name: p.last.clone(),
             })
             .collect(),
-        date_of_birth: teacher
+        date_of_birth: person
             .date_of_birth
             .map(|d| d.to_string())
             .unwrap_or_default(),
-        national_insurance_number: teacher.nino.clone().unwrap_or_default(),
+        national_insurance_number: person.nino.clone().unwrap_or_default(),
         contact_details: Some(pb::ContactDetails {
-            email: teacher.contact.email.clone(),
-            phone: teacher.contact.phone.clone(),
-            address_line1: teacher.contact.address_line1.clone(),
-            address_line2: teacher.contact.address_line2.clone(),
-            town: teacher.contact.town.clone(),
-            postcode: teacher.contact.postcode.clone(),
+            email: person.contact.email.clone(),
+            phone: person.contact.phone.clone(),
+            address_line1: person.contact.address_line1.clone(),
+            address_line2: person.contact.address_line2.clone(),
+            town: person.contact.town.clone(),
+            postcode: person.contact.postcode.clone(),
         }),
+        professional_statuses: teacher.statuses.iter().map(professional_status).collect(),
+        qts_date: date(teacher.qts_date()),
+        eyts_date: date(teacher.eyts_date()),
         induction: Some(pb::Induction {
-            status: pb::InductionStatus::None.into(),
-            ..Default::default()
+            status: teacher.induction.status.to_proto().into(),
+            start_date: date(teacher.induction.start),
+            completed_date: date(teacher.induction.completed),
+            exemption_reasons: teacher
+                .induction
+                .exemption_reasons
+                .iter()
+                .map(|r| r.to_proto().into())
+                .collect(),
+            periods: teacher
+                .induction
+                .periods
+                .iter()
+                .map(induction_period)
+                .collect(),
         }),
-        ..Default::default()
+        npq_qualifications: teacher.npqs.iter().map(npq).collect(),
+        mandatory_qualifications: teacher.mqs.iter().map(mq).collect(),
+        alerts: teacher
+            .alerts
+            .iter()
+            .filter(|a| audience.sees(a))
+            .map(|a| pb::Alert {
+                id: a.id.to_string(),
+                code: a.kind.code.clone(),
+                title: a.kind.title.clone(),
+                description: a.kind.description.clone(),
+                details: if internal {
+                    a.details.clone()
+                } else {
+                    String::new()
+                },
+                start_date: format_date(a.start),
+                end_date: date(a.end),
+            })
+            .collect(),
+        restricted: restricted(teacher),
+        status: if internal {
+            person.status.to_proto().into()
+        } else {
+            pb::PersonStatus::Unspecified.into()
+        },
+        merged_into_trn: match person.merged_into {
+            Some(trn) if internal => trn.to_string(),
+            _ => String::new(),
+        },
+    }
+}
+
+/// What an employer may know about a teacher, and nothing more: no NINO, contact details,
+/// internal or closed alerts, or alert details.
+pub fn teacher_check(teacher: &Teacher) -> pb::TeacherCheck {
+    let person = &teacher.person;
+    pb::TeacherCheck {
+        trn: person.trn.to_string(),
+        first_name: person.first_name.clone(),
+        middle_name: person.middle_name.clone(),
+        last_name: person.last_name.clone(),
+        previous_last_names: person
+            .previous_names
+            .iter()
+            .map(|p| p.last.clone())
+            .collect(),
+        date_of_birth: person
+            .date_of_birth
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        qts_date: date(teacher.qts_date()),
+        eyts_date: date(teacher.eyts_date()),
+        induction_status: teacher.induction.status.to_proto().into(),
+        restricted: restricted(teacher),
+        restrictions: teacher
+            .alerts
+            .iter()
+            .filter(|a| Audience::Employer.sees(a))
+            .map(|a| pb::Restriction {
+                code: a.kind.code.clone(),
+                title: a.kind.title.clone(),
+                description: a.kind.description.clone(),
+                start_date: format_date(a.start),
+            })
+            .collect(),
+        npq_qualifications: teacher.npqs.iter().map(npq).collect(),
+        mandatory_qualifications: teacher.mqs.iter().map(mq).collect(),
+    }
+}
+
+fn professional_status(status: &ProfessionalStatus) -> pb::ProfessionalStatus {
+    pb::ProfessionalStatus {
+        r#type: status.kind.to_proto().into(),
+        route: status.route.to_proto().into(),
+        status: status.status.to_proto().into(),
+        awarded_date: date(status.awarded),
+        exempt_from_induction: status.exempt_from_induction,
+    }
+}
+
+fn induction_period(period: &InductionPeriod) -> pb::InductionPeriod {
+    pb::InductionPeriod {
+        appropriate_body: period.appropriate_body.clone(),
+        start_date: format_date(period.start),
+        end_date: date(period.end),
+        terms: i32::from(period.terms),
+    }
+}
+
+fn npq(held: &Held<Npq>) -> pb::NpqQualification {
+    pb::NpqQualification {
+        id: held.id.to_string(),
+        r#type: held.value.kind.to_proto().into(),
+        awarded_date: format_date(held.value.awarded),
+    }
+}
+
+fn mq(held: &Held<Mq>) -> pb::MandatoryQualification {
+    pb::MandatoryQualification {
+        id: held.id.to_string(),
+        specialism: held.value.specialism.to_proto().into(),
+        status: held.value.status.to_proto().into(),
+        provider: held.value.provider.clone(),
+        start_date: format_date(held.value.start),
+        end_date: date(held.value.end),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use portal_common::values::{DateOfBirth, Trn};
+
+    use super::*;
+    use crate::domain::{
+        AlertCatalogue, AlertType, ContactDetails, Induction, Person, PersonStatus, PreviousName,
+    };
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn catalogue() -> AlertCatalogue {
+        AlertCatalogue::new(["T1", "T6", "C2", "G1", "F1"].map(|code| AlertType {
+            code: code.into(),
+            title: format!("{code} title"),
+            description: format!("{code} description"),
+            internal: matches!(code, "G1" | "F1"),
+            restricts: matches!(code, "T1" | "C2"),
+        }))
+    }
+
+    fn teacher(alerts: &[(&str, bool)]) -> Teacher {
+        let c = catalogue();
+        Teacher {
+            person: Person {
+                trn: Trn::from_number(1_000_000).unwrap(),
+                first_name: "Zoë".into(),
+                middle_name: String::new(),
+                last_name: "O'Súilleabháin".into(),
+                first_name_key: String::new(),
+                last_name_key: String::new(),
+                previous_names: vec![PreviousName {
+                    first: "Zoë".into(),
+                    middle: String::new(),
+                    last: "Murphy".into(),
+                    last_key: "murphy".into(),
+                    ended_on: date(2014, 8, 1),
+                }],
+                date_of_birth: Some(DateOfBirth::from_stored(date(1985, 3, 14))),
+                nino: Some("AB123456C".into()),
+                contact: ContactDetails {
+                    email: "zoe@example.org".into(),
+                    ..Default::default()
+                },
+                status: PersonStatus::Active,
+                merged_into: None,
+            },
+            statuses: Vec::new(),
+            induction: Induction::default(),
+            npqs: Vec::new(),
+            mqs: Vec::new(),
+            alerts: alerts
+                .iter()
+                .enumerate()
+                .map(|(i, (code, open))| Alert {
+                    id: i as i64 + 1,
+                    kind: c.get(code).unwrap(),
+                    details: "Case notes".into(),
+                    start: date(2020, 1, 1),
+                    end: (!open).then(|| date(2021, 1, 1)),
+                })
+                .collect(),
+        }
+    }
+
+    fn codes(alerts: &[pb::Alert]) -> Vec<&str> {
+        alerts.iter().map(|a| a.code.as_str()).collect()
+    }
+
+    #[test]
+    fn the_teacher_sees_no_internal_alerts_and_no_details() {
+        let t = teacher(&[("T1", false), ("G1", true), ("F1", true), ("T6", true)]);
+        let view = teacher_record(&t, Audience::Teacher);
+        assert_eq!(codes(&view.alerts), ["T1", "T6"]);
+        assert!(view.alerts.iter().all(|a| a.details.is_empty()));
+        assert_eq!(view.status, pb::PersonStatus::Unspecified as i32);
+        assert_eq!(view.alerts[0].title, "T1 title");
+        assert_eq!(view.alerts[0].end_date, "2021-01-01");
+    }
+
+    #[test]
+    fn internal_readers_see_everything() {
+        let t = teacher(&[("T1", false), ("G1", true)]);
+        let view = teacher_record(&t, Audience::Internal);
+        assert_eq!(codes(&view.alerts), ["T1", "G1"]);
+        assert!(view.alerts.iter().all(|a| a.details == "Case notes"));
+        assert_eq!(view.status, pb::PersonStatus::Active as i32);
+        assert_eq!(view.national_insurance_number, "AB123456C");
+    }
+
+    #[test]
+    fn restricted_means_an_open_public_alert_other_than_t6() {
+        let restricted_of = |alerts: &[(&str, bool)]| restricted(&teacher(alerts));
+        assert!(!restricted_of(&[]));
+        assert!(!restricted_of(&[("T6", true)]));
+        assert!(!restricted_of(&[("G1", true), ("F1", true)]));
+        assert!(!restricted_of(&[("T1", false)]));
+        assert!(restricted_of(&[("T1", true)]));
+        assert!(restricted_of(&[("C2", true), ("T6", true)]));
+        // Every audience is told the same.
+        let t = teacher(&[("T1", true)]);
+        assert!(teacher_record(&t, Audience::Teacher).restricted);
+        assert!(teacher_record(&t, Audience::Internal).restricted);
+        assert!(teacher_check(&t).restricted);
+    }
+
+    #[test]
+    fn employers_see_open_public_alerts_only_and_no_personal_extras() {
+        let t = teacher(&[("T1", false), ("T6", true), ("G1", true), ("C2", true)]);
+        let check = teacher_check(&t);
+        let restrictions: Vec<_> = check.restrictions.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(restrictions, ["T6", "C2"]);
+        assert!(check.restricted);
+        assert_eq!(check.restrictions[1].description, "C2 description");
+        assert_eq!(check.previous_last_names, ["Murphy"]);
+        // TeacherCheck has no field for NINO, contact details or alert details: the encoding
+        // holds none of them.
+        let bytes = prost::Message::encode_to_vec(&check);
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in ["AB123456C", "zoe@example.org", "Case notes"] {
+            assert!(!text.contains(secret), "employer view leaks {secret}");
+        }
     }
 }

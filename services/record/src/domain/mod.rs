@@ -1,36 +1,30 @@
 //! Rules of the teacher record that need no I/O.
 
+mod alerts;
+mod checks;
+mod enums;
+mod qualifications;
+mod update;
+
 use chrono::NaiveDate;
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::FieldViolation;
 use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn};
 
-use crate::error::Error;
-use crate::store::entities::{person, previous_name};
-
-/// Whether a record is in use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PersonStatus {
-    Active,
-    Deactivated,
-}
-
-impl PersonStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Deactivated => "deactivated",
-        }
-    }
-
-    fn parse(stored: &str) -> Option<Self> {
-        match stored {
-            "active" => Some(Self::Active),
-            "deactivated" => Some(Self::Deactivated),
-            _ => None,
-        }
-    }
-}
+pub use alerts::{
+    Alert, AlertCatalogue, AlertCloseError, AlertType, NO_PROHIBITION_CODE, NewAlert,
+    parse_close_date,
+};
+pub use checks::EARLIEST_DATE;
+pub use enums::{
+    ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, PersonStatus, Route,
+    RouteStatus, StatusType,
+};
+pub use qualifications::{
+    EARLIEST_INDUCTION_START, Induction, InductionPeriod, Mq, Npq, ProfessionalStatus,
+    REFORMED_NPQ_START,
+};
+pub use update::TeacherUpdate;
 
 /// Contact details, trimmed and within the stored lengths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,13 +71,46 @@ impl ContactDetails {
     }
 }
 
-/// A record to create.
+/// A record to create: the person and whatever is already known of their qualifications.
 #[derive(Debug, Clone)]
-pub struct NewTeacher {
+pub struct NewRecord {
     pub name: PersonName,
-    pub date_of_birth: DateOfBirth,
+    /// Newest first.
+    pub previous_names: Vec<PreviousName>,
+    /// Absent only on legacy records.
+    pub date_of_birth: Option<DateOfBirth>,
     pub nino: Option<Nino>,
     pub contact: ContactDetails,
+    pub status: PersonStatus,
+    pub statuses: Vec<ProfessionalStatus>,
+    pub induction: Induction,
+    pub npqs: Vec<Npq>,
+    pub mqs: Vec<Mq>,
+    pub alerts: Vec<NewAlert>,
+}
+
+impl NewRecord {
+    /// A new, active record of a person with nothing on it yet.
+    pub fn person(
+        name: PersonName,
+        date_of_birth: DateOfBirth,
+        nino: Option<Nino>,
+        contact: ContactDetails,
+    ) -> Self {
+        Self {
+            name,
+            previous_names: Vec::new(),
+            date_of_birth: Some(date_of_birth),
+            nino,
+            contact,
+            status: PersonStatus::Active,
+            statuses: Vec::new(),
+            induction: Induction::default(),
+            npqs: Vec::new(),
+            mqs: Vec::new(),
+            alerts: Vec::new(),
+        }
+    }
 }
 
 /// A name the teacher used before, and when it stopped being used.
@@ -96,21 +123,82 @@ pub struct PreviousName {
     pub ended_on: NaiveDate,
 }
 
-/// A teacher's record as held.
-#[derive(Debug, Clone)]
-pub struct Teacher {
+/// Who a record is about: names, date of birth, identifiers, contact details and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
     pub trn: Trn,
     pub first_name: String,
     pub middle_name: String,
     pub last_name: String,
     pub first_name_key: String,
     pub last_name_key: String,
+    /// Newest first.
     pub previous_names: Vec<PreviousName>,
     pub date_of_birth: Option<DateOfBirth>,
     pub nino: Option<String>,
     pub contact: ContactDetails,
     pub status: PersonStatus,
     pub merged_into: Option<Trn>,
+}
+
+/// Something held on a record under its own identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held<T> {
+    pub id: i64,
+    pub value: T,
+}
+
+/// A teacher's whole record as held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Teacher {
+    pub person: Person,
+    pub statuses: Vec<ProfessionalStatus>,
+    pub induction: Induction,
+    pub npqs: Vec<Held<Npq>>,
+    pub mqs: Vec<Held<Mq>>,
+    pub alerts: Vec<Alert>,
+}
+
+impl Teacher {
+    /// The date QTS was first held (QTS itself or through QTLS).
+    pub fn qts_date(&self) -> Option<NaiveDate> {
+        self.statuses
+            .iter()
+            .filter(|s| s.confers_qts())
+            .filter_map(|s| s.awarded)
+            .min()
+    }
+
+    /// The date EYTS was first held.
+    pub fn eyts_date(&self) -> Option<NaiveDate> {
+        self.statuses
+            .iter()
+            .filter(|s| s.is_held() && s.kind == StatusType::Eyts)
+            .filter_map(|s| s.awarded)
+            .min()
+    }
+
+    /// Checks a status about to be added: a status is held at most once. `Err` is the reason
+    /// the record's state refuses it.
+    pub fn check_new_status(&self, status: &ProfessionalStatus) -> Result<(), &'static str> {
+        let held_already = status.is_held()
+            && self
+                .statuses
+                .iter()
+                .any(|s| s.is_held() && s.kind == status.kind);
+        if held_already {
+            return Err("this professional status is already held");
+        }
+        Ok(())
+    }
+
+    /// Checks an NPQ about to be added: each NPQ is awarded at most once.
+    pub fn check_new_npq(&self, npq: &Npq) -> Result<(), &'static str> {
+        if self.npqs.iter().any(|held| held.value.kind == npq.kind) {
+            return Err("this NPQ is already on the record");
+        }
+        Ok(())
+    }
 }
 
 /// Sign-in details, parsed and normalised.
@@ -153,48 +241,7 @@ impl SignInDetails {
     }
 }
 
-impl Teacher {
-    pub fn from_rows(
-        person: person::Model,
-        previous: Vec<previous_name::Model>,
-    ) -> Result<Self, Error> {
-        let corrupt = |what: &str| Error::Corrupt(format!("person {}: {what}", person.id));
-        Ok(Self {
-            trn: Trn::parse("trn", &person.trn).map_err(|_| corrupt("trn"))?,
-            first_name: person.first_name.clone(),
-            middle_name: person.middle_name.clone(),
-            last_name: person.last_name.clone(),
-            first_name_key: person.first_name_key.clone(),
-            last_name_key: person.last_name_key.clone(),
-            previous_names: previous
-                .into_iter()
-                .map(|p| PreviousName {
-                    first: p.first_name,
-                    middle: p.middle_name,
-                    last: p.last_name,
-                    last_key: p.last_name_key,
-                    ended_on: p.ended_on,
-                })
-                .collect(),
-            date_of_birth: person.date_of_birth.map(DateOfBirth::from_stored),
-            nino: person.national_insurance_number.clone(),
-            contact: ContactDetails {
-                email: person.email.clone(),
-                phone: person.phone.clone(),
-                address_line1: person.address_line1.clone(),
-                address_line2: person.address_line2.clone(),
-                town: person.town.clone(),
-                postcode: person.postcode.clone(),
-            },
-            status: PersonStatus::parse(&person.status).ok_or_else(|| corrupt("status"))?,
-            merged_into: person
-                .merged_into_trn
-                .as_deref()
-                .map(|t| Trn::parse("merged_into_trn", t).map_err(|_| corrupt("merged_into_trn")))
-                .transpose()?,
-        })
-    }
-
+impl Person {
     /// Whether sign-in details identify this record, and the record may sign in: active, with
     /// a date of birth, surname current or previous, NINO matching when given. Every check
     /// runs whatever the outcome of the others.
@@ -221,8 +268,8 @@ mod tests {
     use super::*;
     use portal_common::values::normalise_name;
 
-    fn teacher() -> Teacher {
-        Teacher {
+    fn teacher() -> Person {
+        Person {
             trn: Trn::from_number(1_000_001).unwrap(),
             first_name: "Siobhán".into(),
             middle_name: String::new(),
