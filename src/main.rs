@@ -69,10 +69,12 @@ async fn main() -> anyhow::Result<()> {
                 .configured_signer()
                 .map_err(anyhow::Error::msg)?
                 .unwrap_or_else(Signer::random);
-            let mut stack = Stack::start(&config, &Component::ALL, signer).await?;
+            // Before the gateway announces itself, so that the demo teachers can sign in as
+            // soon as it does.
             if demo {
                 portal::demo::add_demo_teachers(&config).await?;
             }
+            let mut stack = Stack::start(&config, &Component::ALL, signer).await?;
             run(stack_until_signal(&mut stack).await, stack).await
         }
         Command::Serve { component, config } => {

@@ -1,10 +1,15 @@
-//! `portal up` as a process: it logs where the gateway listens once it answers, and on SIGTERM
-//! turns health NOT_SERVING, lets calls finish, and exits 0.
+//! `portal up --demo` as a process: it logs where the gateway listens once it answers, the demo
+//! teachers README lists sign in from then on, and on SIGTERM it turns health NOT_SERVING, lets
+//! calls finish, and exits 0.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use dqt_proto::dqt::portal::v1 as pb;
+use dqt_proto::dqt::portal::v1::authentication_client::AuthenticationClient;
+use dqt_proto::dqt::portal::v1::teacher_portal_client::TeacherPortalClient;
+use tonic::metadata::MetadataValue;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -14,7 +19,7 @@ async fn sigterm_turns_health_not_serving_then_exits_zero() {
     let data_dir =
         std::env::temp_dir().join(format!("portal-shutdown-{:016x}", rand::random::<u64>()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
-        .arg("up")
+        .args(["up", "--demo"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PORTAL_GATEWAY_ADDR", "127.0.0.1:0")
@@ -39,11 +44,11 @@ async fn sigterm_turns_health_not_serving_then_exits_zero() {
         }
     };
 
-    let mut health = HealthClient::new(
-        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy(),
-    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    demo_teachers_sign_in(channel.clone()).await;
+    let mut health = HealthClient::new(channel);
     let mut watch = health
         .watch(HealthCheckRequest {
             service: "dqt.portal.v1.TeacherPortal".into(),
@@ -83,4 +88,51 @@ async fn sigterm_turns_health_not_serving_then_exits_zero() {
     };
     assert!(status.success(), "exit status {status:?}");
     let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// The demo teachers of README's table, each with what the table says is on the record.
+async fn demo_teachers_sign_in(channel: tonic::transport::Channel) {
+    let demo = [
+        ("1000000", "Murphy", "Zoë", "1985-03-14"),
+        ("1000001", "Łukasiewicz", "Jan", "1979-11-02"),
+        ("1000002", "ŞAHIN", "ayşe", "1992-06-30"),
+    ];
+    let mut records = Vec::new();
+    for (trn, surname, forename, date_of_birth) in demo {
+        let token = AuthenticationClient::new(channel.clone())
+            .sign_in_teacher(pb::SignInTeacherRequest {
+                trn: trn.into(),
+                surname: surname.into(),
+                forename: forename.into(),
+                date_of_birth: date_of_birth.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("a demo teacher signs in")
+            .into_inner()
+            .token;
+        let mut request = tonic::Request::new(pb::GetMyRecordRequest {});
+        request.metadata_mut().insert(
+            "authorization",
+            MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+        );
+        let record = TeacherPortalClient::new(channel.clone())
+            .get_my_record(request)
+            .await
+            .unwrap()
+            .into_inner();
+        records.push(record);
+    }
+    let induction = |r: &pb::TeacherRecord| r.induction.as_ref().unwrap().status;
+    assert_eq!(records[0].last_name, "O'Súilleabháin");
+    assert_eq!(records[0].qts_date, "2012-06-30");
+    assert_eq!(induction(&records[0]), pb::InductionStatus::Passed as i32);
+    assert_eq!(records[0].npq_qualifications.len(), 1);
+    assert_eq!(induction(&records[1]), pb::InductionStatus::Exempt as i32);
+    assert_eq!(records[1].mandatory_qualifications.len(), 1);
+    assert_eq!(records[2].eyts_date, "2018-07-20");
+    assert_eq!(
+        induction(&records[2]),
+        pb::InductionStatus::InProgress as i32
+    );
 }

@@ -13,7 +13,7 @@ use portal_common::values::Trn;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter as _, QueryOrder as _, QuerySelect as _,
     TransactionTrait as _,
 };
 
@@ -532,6 +532,20 @@ async fn load_person(
         .transpose()
 }
 
+/// The rows of one table that belong to person `id`, in `order`.
+async fn children<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    person_column: E::Column,
+    id: i64,
+    order: &[E::Column],
+) -> Result<Vec<E::Model>, DbErr> {
+    let mut query = E::find().filter(person_column.eq(id));
+    for &column in order {
+        query = query.order_by_asc(column);
+    }
+    query.all(db).await
+}
+
 /// A whole record: eight queries however much it holds.
 async fn load(
     db: &impl ConnectionTrait,
@@ -543,40 +557,57 @@ async fn load(
         return Ok(None);
     };
     let id = row.id;
-    let statuses = professional_status::Entity::find()
-        .filter(professional_status::Column::PersonId.eq(id))
-        .order_by_asc(professional_status::Column::Id)
-        .all(db)
-        .await?;
-    let exemptions = induction_exemption::Entity::find()
-        .filter(induction_exemption::Column::PersonId.eq(id))
-        .order_by_asc(induction_exemption::Column::Id)
-        .all(db)
-        .await?;
-    let periods = induction_period::Entity::find()
-        .filter(induction_period::Column::PersonId.eq(id))
-        .order_by_asc(induction_period::Column::StartDate)
-        .order_by_asc(induction_period::Column::Id)
-        .all(db)
-        .await?;
-    let npqs = npq_qualification::Entity::find()
-        .filter(npq_qualification::Column::PersonId.eq(id))
-        .order_by_asc(npq_qualification::Column::AwardedDate)
-        .order_by_asc(npq_qualification::Column::Id)
-        .all(db)
-        .await?;
-    let mqs = mandatory_qualification::Entity::find()
-        .filter(mandatory_qualification::Column::PersonId.eq(id))
-        .order_by_asc(mandatory_qualification::Column::StartDate)
-        .order_by_asc(mandatory_qualification::Column::Id)
-        .all(db)
-        .await?;
-    let alerts = alert::Entity::find()
-        .filter(alert::Column::PersonId.eq(id))
-        .order_by_asc(alert::Column::StartDate)
-        .order_by_asc(alert::Column::Id)
-        .all(db)
-        .await?;
+    let statuses = children::<professional_status::Entity>(
+        db,
+        professional_status::Column::PersonId,
+        id,
+        &[professional_status::Column::Id],
+    )
+    .await?;
+    let exemptions = children::<induction_exemption::Entity>(
+        db,
+        induction_exemption::Column::PersonId,
+        id,
+        &[induction_exemption::Column::Id],
+    )
+    .await?;
+    let periods = children::<induction_period::Entity>(
+        db,
+        induction_period::Column::PersonId,
+        id,
+        &[
+            induction_period::Column::StartDate,
+            induction_period::Column::Id,
+        ],
+    )
+    .await?;
+    let npqs = children::<npq_qualification::Entity>(
+        db,
+        npq_qualification::Column::PersonId,
+        id,
+        &[
+            npq_qualification::Column::AwardedDate,
+            npq_qualification::Column::Id,
+        ],
+    )
+    .await?;
+    let mqs = children::<mandatory_qualification::Entity>(
+        db,
+        mandatory_qualification::Column::PersonId,
+        id,
+        &[
+            mandatory_qualification::Column::StartDate,
+            mandatory_qualification::Column::Id,
+        ],
+    )
+    .await?;
+    let alerts = children::<alert::Entity>(
+        db,
+        alert::Column::PersonId,
+        id,
+        &[alert::Column::StartDate, alert::Column::Id],
+    )
+    .await?;
     let teacher = rows::teacher(
         person,
         &row,
