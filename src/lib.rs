@@ -20,6 +20,7 @@ pub mod demo;
 pub struct Stack {
     addresses: Addresses,
     signer: Signer,
+    sessions: Sessions,
     trigger: ShutdownTrigger,
     tasks: JoinSet<(Component, Result<(), tonic::transport::Error>)>,
 }
@@ -36,7 +37,9 @@ fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
 pub fn session_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
     Ok(match &config.redis_url {
         Some(url) => {
-            Arc::new(RedisStore::new(url, config.redis_timeout()).context("PORTAL_REDIS_URL")?)
+            let store = RedisStore::new(url, config.redis_timeout(), &config.redis_key_prefix)
+                .context("PORTAL_REDIS_URL")?;
+            Arc::new(store)
         }
         None => Arc::new(MemoryStore::default()),
     })
@@ -78,6 +81,7 @@ impl Stack {
         Ok(Self {
             addresses,
             signer,
+            sessions,
             trigger,
             tasks,
         })
@@ -102,6 +106,7 @@ impl Stack {
             Component::Gateway => portal_gateway::served(
                 signer.clone(),
                 sessions.clone(),
+                portal_gateway::source::TrustedProxies::new(config.trusted_proxies.clone()),
                 to(Component::Identity)?,
                 to(Component::Record)?,
             ),
@@ -116,6 +121,12 @@ impl Stack {
     /// The key components sign principal assertions with.
     pub fn signer(&self) -> &Signer {
         &self.signer
+    }
+
+    /// The sessions of this process, over the store they share with captchas and sign-in
+    /// counters.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 
     /// Waits until a component stops by itself (an error) or `stop` completes.

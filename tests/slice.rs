@@ -41,6 +41,11 @@ fn sign_in(
     }
 }
 
+/// The slice tries several wrong details in a row; captchas are another test's subject.
+fn no_captcha(config: &mut portal_common::Config) {
+    config.sign_in.captcha = portal_common::CaptchaMode::Off;
+}
+
 async fn slice(h: &Harness) {
     let admin_token = h.sign_in_admin().await;
     let created = h.create_teacher(&admin_token, new_teacher()).await;
@@ -173,14 +178,14 @@ async fn slice(h: &Harness) {
 
 #[tokio::test]
 async fn slice_on_embedded_stores() {
-    let h = start(Stores::Embedded, |_| {}).await.unwrap();
+    let h = start(Stores::Embedded, no_captcha).await.unwrap();
     slice(&h).await;
     h.shutdown().await;
 }
 
 #[tokio::test]
 async fn slice_on_postgres_and_redis() {
-    let Some(h) = start(Stores::PostgresRedis, |_| {}).await else {
+    let Some(h) = start(Stores::PostgresRedis, no_captcha).await else {
         return;
     };
     slice(&h).await;

@@ -18,6 +18,7 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::auth::Session;
+use crate::source::TrustedProxies;
 
 /// How the gateway names itself when it calls on behalf of someone not signed in.
 const GATEWAY: &str = "gateway";
@@ -26,14 +27,21 @@ const GATEWAY: &str = "gateway";
 #[derive(Clone)]
 pub struct Gateway {
     signer: Signer,
+    trusted_proxies: TrustedProxies,
     identity: IdentityServiceClient<Channel>,
     record: RecordServiceClient<Channel>,
 }
 
 impl Gateway {
-    pub fn new(signer: Signer, identity: Channel, record: Channel) -> Self {
+    pub fn new(
+        signer: Signer,
+        trusted_proxies: TrustedProxies,
+        identity: Channel,
+        record: Channel,
+    ) -> Self {
         Self {
             signer,
+            trusted_proxies,
             identity: IdentityServiceClient::new(identity),
             record: RecordServiceClient::new(record),
         }
@@ -89,14 +97,20 @@ fn session<T>(request: &Request<T>) -> Result<&Session, Status> {
 
 #[tonic::async_trait]
 impl Authentication for Gateway {
+    async fn create_captcha(
+        &self,
+        request: Request<pb::CreateCaptchaRequest>,
+    ) -> Reply<pb::Captcha> {
+        relay(self.identity.clone().create_captcha(self.pass_on(&request))).await
+    }
+
     async fn sign_in_teacher(
         &self,
         request: Request<pb::SignInTeacherRequest>,
     ) -> Result<Response<pb::SignInResponse>, Status> {
-        let source = request
-            .remote_addr()
-            .map(|addr| addr.ip().to_string())
-            .unwrap_or_default();
+        let source = self
+            .trusted_proxies
+            .source(request.remote_addr(), request.metadata());
         let message = identity::SignInTeacherRequest {
             details: Some(request.get_ref().clone()),
             source,
@@ -222,6 +236,18 @@ impl Administration for Gateway {
             self.record
                 .clone()
                 .list_audit_events(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn revoke_teacher_sessions(
+        &self,
+        request: Request<pb::RevokeTeacherSessionsRequest>,
+    ) -> Reply<pb::RevokeTeacherSessionsResponse> {
+        relay(
+            self.identity
+                .clone()
+                .revoke_teacher_sessions(self.pass_on(&request)),
         )
         .await
     }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod policy;
+pub mod source;
 
 use dqt_proto::dqt::portal::v1::{
     administration_server::{self, AdministrationServer},
@@ -14,13 +15,20 @@ use dqt_proto::dqt::portal::v1::{
 use portal_common::Signer;
 use portal_common::server::Served;
 use portal_common::sessions::Sessions;
+use source::TrustedProxies;
 use tonic::service::Routes;
 use tonic::transport::Channel;
 use tower::Layer as _;
 
 /// The gateway, ready to serve.
-pub fn served(signer: Signer, sessions: Sessions, identity: Channel, record: Channel) -> Served {
-    let gateway = api::Gateway::new(signer, identity, record);
+pub fn served(
+    signer: Signer,
+    sessions: Sessions,
+    trusted_proxies: TrustedProxies,
+    identity: Channel,
+    record: Channel,
+) -> Served {
+    let gateway = api::Gateway::new(signer, trusted_proxies, identity, record);
     let auth = auth::AuthorizeLayer::new(sessions);
     let routes = Routes::new(auth.layer(AuthenticationServer::new(gateway.clone())))
         .add_service(auth.layer(TeacherPortalServer::new(gateway.clone())))

@@ -135,6 +135,8 @@ pub async fn start(stores: Stores, adjust: impl FnOnce(&mut Config)) -> Option<H
             return None;
         }
         config.redis_url = Some(url);
+        // Tests share one Redis: each keeps to its own keys.
+        config.redis_key_prefix = format!("portal_t_{tag}:");
     }
     adjust(&mut config);
     let stack = Stack::start(&config, &Component::ALL, Signer::random())

@@ -1,11 +1,12 @@
 //! Configuration: environment variables (`PORTAL_*`) with command-line flags overriding, and
 //! defaults that make `portal up` work with nothing set.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use ipnet::IpNet;
 
 use crate::principal::Signer;
 use crate::sessions::SessionPolicy;
@@ -132,6 +133,9 @@ pub struct Config {
     /// Redis URL for sessions and limits; the in-process store when unset.
     #[arg(long, env = "PORTAL_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Put before every Redis key, so that several deployments can share one Redis.
+    #[arg(long, env = "PORTAL_REDIS_KEY_PREFIX", default_value = "")]
+    pub redis_key_prefix: String,
     /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
     #[arg(long, env = "PORTAL_REDIS_TIMEOUT_MS", default_value_t = 500)]
     pub redis_timeout_ms: u64,
@@ -160,6 +164,60 @@ pub struct Config {
     /// Seconds that in-flight calls get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "PORTAL_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    #[command(flatten)]
+    pub sign_in: SignInLimits,
+    /// Front ends (IP addresses or CIDR blocks, comma-separated) whose `x-forwarded-for` the
+    /// gateway believes when it works out where a sign-in comes from.
+    #[arg(
+        long,
+        env = "PORTAL_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_network
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// An IP network, or a single address as a network of one.
+fn parse_network(input: &str) -> Result<IpNet, String> {
+    let input = input.trim();
+    input
+        .parse::<IpNet>()
+        .or_else(|_| input.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| "expected an IP address or a CIDR block such as 10.0.0.0/8".to_owned())
+}
+
+/// When a teacher's sign-in needs a solved captcha.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CaptchaMode {
+    /// Every sign-in (the old portal's way).
+    Always,
+    /// After failed sign-ins for the TRN or the source (GOV.UK's advice).
+    StepUp,
+    /// Never.
+    Off,
+}
+
+/// Throttling of teacher sign-in. Counts live in the session store, shared by every instance.
+#[derive(Debug, Clone, Args)]
+pub struct SignInLimits {
+    /// When a captcha is needed: always, step-up or off.
+    #[arg(long, env = "PORTAL_CAPTCHA", value_enum, default_value_t = CaptchaMode::StepUp)]
+    pub captcha: CaptchaMode,
+    /// Failed sign-ins count for this many seconds from the first one.
+    #[arg(long, env = "PORTAL_SIGN_IN_WINDOW_SECONDS", default_value_t = 15 * 60)]
+    pub window_seconds: u64,
+    /// With step-up, failures for a TRN or a source after which a captcha is needed.
+    #[arg(long, env = "PORTAL_CAPTCHA_AFTER_FAILURES", default_value_t = 3)]
+    pub captcha_after_failures: u32,
+    /// Failures for one TRN after which it is locked.
+    #[arg(long, env = "PORTAL_TRN_LOCK_AFTER_FAILURES", default_value_t = 5)]
+    pub trn_lock_after_failures: u32,
+    /// Failures from one source after which it is locked.
+    #[arg(long, env = "PORTAL_SOURCE_LOCK_AFTER_FAILURES", default_value_t = 30)]
+    pub source_lock_after_failures: u32,
+    /// How long a lock lasts, in seconds.
+    #[arg(long, env = "PORTAL_SIGN_IN_LOCK_SECONDS", default_value_t = 15 * 60)]
+    pub lock_seconds: u64,
 }
 
 impl Config {

@@ -11,6 +11,6 @@ pub mod sessions;
 pub mod telemetry;
 pub mod values;
 
-pub use config::{Component, Config};
+pub use config::{CaptchaMode, Component, Config, SignInLimits};
 pub use error::{FieldViolation, Violations};
 pub use principal::{Caller, Principal, Signer};

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use tonic::Status;
 
 use crate::principal::Principal;
+use crate::values::Trn;
 
 /// The session store failed or did not answer in time.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +28,8 @@ impl From<StoreError> for Status {
     }
 }
 
-/// Where sessions live: Redis in deployment, process memory when embedded.
+/// Where sessions, captchas and sign-in counters live: Redis in deployment (shared by every
+/// gateway and identity instance), process memory when embedded. Every value expires.
 #[tonic::async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a value under `key` for `ttl`.
@@ -35,36 +37,82 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Reads a value and, in the same step, extends its life to `ttl` from now.
     async fn get_and_extend(&self, key: &str, ttl: Duration)
     -> Result<Option<Vec<u8>>, StoreError>;
-    /// Deletes a value; true when it existed.
-    async fn delete(&self, key: &str) -> Result<bool, StoreError>;
+    /// Reads a value and deletes it in the same step: a value that can be used once.
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Deletes values; returns how many existed.
+    async fn delete(&self, keys: &[String]) -> Result<u64, StoreError>;
+    /// Adds `delta` to each counter, in one step for all of them. A counter that did not exist
+    /// starts at 0 and lives `window` from now; an existing one keeps its expiry. Returns the
+    /// new values.
+    async fn add(
+        &self,
+        keys: &[String],
+        delta: i64,
+        window: Duration,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Each counter's value (0 when absent) and the time it has left (zero when absent).
+    async fn counters(&self, keys: &[String]) -> Result<Vec<(i64, Duration)>, StoreError>;
+    /// Sets a counter to `value` for `ttl` unless it exists (so a lock is never extended).
+    async fn set_if_absent(&self, key: &str, value: i64, ttl: Duration) -> Result<(), StoreError>;
+    /// Adds a member to a set, which then lives `ttl` from now.
+    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError>;
+    /// Deletes a set and returns its members, in one step.
+    async fn take_set(&self, key: &str) -> Result<Vec<String>, StoreError>;
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// What the memory store holds under a key.
+enum Value {
+    Bytes(Vec<u8>),
+    Counter(i64),
+    Set(std::collections::BTreeSet<String>),
 }
 
 /// The in-process store of `portal up`.
 #[derive(Default)]
 pub struct MemoryStore {
-    entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    entries: Mutex<HashMap<String, (Value, Instant)>>,
 }
 
+type Entries = HashMap<String, (Value, Instant)>;
+
 impl MemoryStore {
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Instant)>> {
+    /// The live entries: expired ones are dropped first, now and then all of them so that
+    /// abandoned values do not pile up.
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A panic while holding the lock leaves the map consistent (every update is one insert
         // or remove), so a poisoned lock is still safe to use.
-        self.entries
+        let mut entries = self
+            .entries
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len().is_multiple_of(1024) {
+            let now = Instant::now();
+            entries.retain(|_, (_, expires)| *expires > now);
+        }
+        entries
+    }
+
+    /// The live entry under `key`; an expired one is removed.
+    fn live<'a>(entries: &'a mut Entries, key: &str) -> Option<&'a mut (Value, Instant)> {
+        let now = Instant::now();
+        if entries.get(key).is_some_and(|(_, expires)| *expires <= now) {
+            entries.remove(key);
+        }
+        entries.get_mut(key)
     }
 }
 
 #[tonic::async_trait]
 impl SessionStore for MemoryStore {
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-        let now = Instant::now();
-        let mut entries = self.entries();
-        // Sweep expired entries now and then so that abandoned sessions do not pile up.
-        if entries.len().is_multiple_of(1024) {
-            entries.retain(|_, (_, expires)| *expires > now);
-        }
-        entries.insert(key.to_owned(), (value, now + ttl));
+        self.entries()
+            .insert(key.to_owned(), (Value::Bytes(value), Instant::now() + ttl));
         Ok(())
     }
 
@@ -73,35 +121,120 @@ impl SessionStore for MemoryStore {
         key: &str,
         ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let now = Instant::now();
         let mut entries = self.entries();
-        match entries.get_mut(key) {
-            Some((value, expires)) if *expires > now => {
-                *expires = now + ttl;
-                Ok(Some(value.clone()))
+        Ok(match Self::live(&mut entries, key) {
+            Some((Value::Bytes(value), expires)) => {
+                *expires = Instant::now() + ttl;
+                Some(value.clone())
             }
-            Some(_) => {
-                entries.remove(key);
-                Ok(None)
-            }
-            None => Ok(None),
-        }
+            _ => None,
+        })
     }
 
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.entries().remove(key).is_some())
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut entries = self.entries();
+        Self::live(&mut entries, key);
+        Ok(match entries.remove(key) {
+            Some((Value::Bytes(value), _)) => Some(value),
+            _ => None,
+        })
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<u64, StoreError> {
+        let mut entries = self.entries();
+        let mut existed = 0;
+        for key in keys {
+            if Self::live(&mut entries, key).is_some() {
+                entries.remove(key);
+                existed += 1;
+            }
+        }
+        Ok(existed)
+    }
+
+    async fn add(
+        &self,
+        keys: &[String],
+        delta: i64,
+        window: Duration,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut entries = self.entries();
+        let now = Instant::now();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let current = match Self::live(&mut entries, key) {
+                    Some((Value::Counter(count), expires)) => Some((*count, *expires)),
+                    _ => None,
+                };
+                let (count, expires) = current.unwrap_or((0, now + window));
+                let count = count.saturating_add(delta);
+                entries.insert(key.clone(), (Value::Counter(count), expires));
+                count
+            })
+            .collect())
+    }
+
+    async fn counters(&self, keys: &[String]) -> Result<Vec<(i64, Duration)>, StoreError> {
+        let mut entries = self.entries();
+        let now = Instant::now();
+        Ok(keys
+            .iter()
+            .map(|key| match Self::live(&mut entries, key) {
+                Some((Value::Counter(count), expires)) => (*count, *expires - now),
+                _ => (0, Duration::ZERO),
+            })
+            .collect())
+    }
+
+    async fn set_if_absent(&self, key: &str, value: i64, ttl: Duration) -> Result<(), StoreError> {
+        let mut entries = self.entries();
+        if Self::live(&mut entries, key).is_none() {
+            entries.insert(
+                key.to_owned(),
+                (Value::Counter(value), Instant::now() + ttl),
+            );
+        }
+        Ok(())
+    }
+
+    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut entries = self.entries();
+        let expires = Instant::now() + ttl;
+        match Self::live(&mut entries, key) {
+            Some((Value::Set(members), at)) => {
+                members.insert(member.to_owned());
+                *at = expires;
+            }
+            _ => {
+                let members = std::iter::once(member.to_owned()).collect();
+                entries.insert(key.to_owned(), (Value::Set(members), expires));
+            }
+        }
+        Ok(())
+    }
+
+    async fn take_set(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let mut entries = self.entries();
+        Self::live(&mut entries, key);
+        Ok(match entries.remove(key) {
+            Some((Value::Set(members), _)) => members.into_iter().collect(),
+            _ => Vec::new(),
+        })
     }
 }
 
 /// Redis through a multiplexed, self-reconnecting connection; every call bounded in time.
+/// Every key is put under a prefix, so that several deployments can share one Redis.
 #[derive(Clone)]
 pub struct RedisStore {
     connection: redis::aio::ConnectionManager,
+    prefix: String,
 }
 
 impl RedisStore {
     /// Connects lazily: start-up does not fail while Redis is down, calls do (UNAVAILABLE).
-    pub fn new(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+    pub fn new(url: &str, timeout: Duration, prefix: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(|e| StoreError(e.to_string()))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
@@ -110,7 +243,24 @@ impl RedisStore {
             .set_max_delay(timeout);
         let connection = redis::aio::ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| StoreError(e.to_string()))?;
-        Ok(Self { connection })
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn keys(&self, keys: &[String]) -> Vec<String> {
+        keys.iter().map(|k| self.key(k)).collect()
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, StoreError> {
+        pipe.query_async(&mut self.connection.clone())
+            .await
+            .map_err(|e| StoreError(e.to_string()))
     }
 }
 
@@ -118,9 +268,8 @@ impl RedisStore {
 impl SessionStore for RedisStore {
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         connection
-            .pset_ex::<_, _, ()>(key, value, ttl_ms)
+            .pset_ex::<_, _, ()>(self.key(key), value, millis(ttl))
             .await
             .map_err(|e| StoreError(e.to_string()))
     }
@@ -131,20 +280,94 @@ impl SessionStore for RedisStore {
         ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let mut connection = self.connection.clone();
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         connection
-            .get_ex(key, redis::Expiry::PX(ttl_ms))
+            .get_ex(self.key(key), redis::Expiry::PX(millis(ttl)))
             .await
             .map_err(|e| StoreError(e.to_string()))
     }
 
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut connection = self.connection.clone();
-        let removed: u64 = connection
-            .del(key)
+        connection
+            .get_del(self.key(key))
             .await
-            .map_err(|e| StoreError(e.to_string()))?;
-        Ok(removed > 0)
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<u64, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut connection = self.connection.clone();
+        connection
+            .del(self.keys(keys))
+            .await
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    async fn add(
+        &self,
+        keys: &[String],
+        delta: i64,
+        window: Duration,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for key in self.keys(keys) {
+            pipe.incr(&key, delta)
+                .cmd("PEXPIRE")
+                .arg(&key)
+                .arg(millis(window))
+                .arg("NX")
+                .ignore();
+        }
+        self.run(&pipe).await
+    }
+
+    async fn counters(&self, keys: &[String]) -> Result<Vec<(i64, Duration)>, StoreError> {
+        let mut pipe = redis::pipe();
+        for key in self.keys(keys) {
+            pipe.get(&key).pttl(&key);
+        }
+        let answers: Vec<(Option<i64>, i64)> = self.run(&pipe).await?;
+        Ok(answers
+            .into_iter()
+            .map(|(count, ttl)| {
+                let left = u64::try_from(ttl).map_or(Duration::ZERO, Duration::from_millis);
+                (count.unwrap_or(0), left)
+            })
+            .collect())
+    }
+
+    async fn set_if_absent(&self, key: &str, value: i64, ttl: Duration) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .ignore();
+        self.run(&pipe).await
+    }
+
+    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        let key = self.key(key);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .sadd(&key, member)
+            .ignore()
+            .pexpire(&key, i64::try_from(millis(ttl)).unwrap_or(i64::MAX))
+            .ignore();
+        self.run(&pipe).await
+    }
+
+    async fn take_set(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let key = self.key(key);
+        let mut pipe = redis::pipe();
+        pipe.atomic().smembers(&key).del(&key).ignore();
+        let (members,): (Vec<String>,) = self.run(&pipe).await?;
+        Ok(members)
     }
 }
 
@@ -204,6 +427,11 @@ fn key(session_id: &str) -> String {
     format!("dqt:session:{session_id}")
 }
 
+/// The set of a teacher's session ids, so that they can all be revoked.
+fn teacher_sessions_key(trn: Trn) -> String {
+    format!("dqt:teacher-sessions:{trn}")
+}
+
 impl Sessions {
     pub fn new(store: Arc<dyn SessionStore>, policy: SessionPolicy) -> Self {
         Self { store, policy }
@@ -227,13 +455,19 @@ impl Sessions {
             create_time: Some(now.into()),
             expire_time: Some(expire_time.into()),
         };
+        let id = session_id(&token);
         self.store
             .put(
-                &key(&session_id(&token)),
+                &key(&id),
                 session.encode_to_vec(),
                 self.policy.idle_timeout.min(lifetime),
             )
             .await?;
+        if let Principal::Teacher(trn) = principal {
+            self.store
+                .add_to_set(&teacher_sessions_key(*trn), &id, lifetime)
+                .await?;
+        }
         Ok(NewSession { token, expire_time })
     }
 
@@ -250,7 +484,7 @@ impl Sessions {
             .and_then(|t| SystemTime::try_from(t).ok())
             .is_none_or(|expires| expires <= SystemTime::now());
         if expired {
-            self.store.delete(&key(session_id)).await?;
+            self.store.delete(&[key(session_id)]).await?;
             return Err(SessionError::NotFound);
         }
         session
@@ -262,14 +496,25 @@ impl Sessions {
 
     /// Ends a session; true when it existed.
     pub async fn end(&self, session_id: &str) -> Result<bool, StoreError> {
-        self.store.delete(&key(session_id)).await
+        Ok(self.store.delete(&[key(session_id)]).await? > 0)
+    }
+
+    /// Ends every session of a teacher; returns how many were live.
+    pub async fn revoke_teacher(&self, trn: Trn) -> Result<u64, StoreError> {
+        let ids = self.store.take_set(&teacher_sessions_key(trn)).await?;
+        let keys: Vec<String> = ids.iter().map(|id| key(id)).collect();
+        self.store.delete(&keys).await
+    }
+
+    /// The store behind the sessions, shared with captchas and sign-in counters.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::Trn;
 
     fn sessions(idle: Duration, lifetime: Duration) -> Sessions {
         Sessions::new(

@@ -8,13 +8,15 @@ use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use portal_common::principal::{EMPLOYER_ROLE, INTERNAL_ROLES, Principal, remaining_deadline};
 use portal_common::sessions::{NewSession, Sessions};
 use portal_common::values::Trn;
-use portal_common::{Caller, FieldViolation, Signer, Violations};
+use portal_common::{Caller, FieldViolation, SignInLimits, Signer, Violations};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
+use crate::captcha::Captchas;
 use crate::error::Error;
 use crate::secrets;
 use crate::store::{NewClient, Store};
+use crate::throttle::{Gate, Throttle};
 
 /// The component that forwards the public Authentication API here.
 const GATEWAY: &str = "gateway";
@@ -24,6 +26,8 @@ const IDENTITY: &str = "identity";
 pub struct IdentityApi {
     store: Store,
     sessions: Sessions,
+    throttle: Throttle,
+    captchas: Captchas,
     record: RecordServiceClient<Channel>,
     signer: Signer,
     /// Verified against when a client id is unknown, so that the answer takes as long.
@@ -34,12 +38,15 @@ impl IdentityApi {
     pub async fn new(
         store: Store,
         sessions: Sessions,
+        limits: SignInLimits,
         record: RecordServiceClient<Channel>,
         signer: Signer,
     ) -> Result<Self, Error> {
         let decoy_hash = secrets::hash(secrets::generate()).await?;
         Ok(Self {
             store,
+            throttle: Throttle::new(sessions.store().clone(), limits),
+            captchas: Captchas::new(sessions.store().clone()),
             sessions,
             record,
             signer,
@@ -118,6 +125,17 @@ pub async fn bootstrap_admin(store: &Store, secret: &str) -> Result<(), Error> {
 
 #[tonic::async_trait]
 impl IdentityService for IdentityApi {
+    async fn create_captcha(
+        &self,
+        request: Request<pb::CreateCaptchaRequest>,
+    ) -> Result<Response<pb::Captcha>, Status> {
+        require_gateway(Caller::of(&request)?)?;
+        Ok(Response::new(self.captchas.create().await?))
+    }
+
+    /// Locks first (even correct details are refused while locked), then the captcha when the
+    /// counts ask for one, then the match. Every mismatch gets one answer, and the same work is
+    /// done whether or not the TRN exists.
     async fn sign_in_teacher(
         &self,
         request: Request<SignInTeacherRequest>,
@@ -125,8 +143,24 @@ impl IdentityService for IdentityApi {
         let caller = Caller::of(&request)?;
         require_gateway(caller)?;
         let deadline = remaining_deadline(request.metadata());
+        let source = request.get_ref().source.clone();
         let details = request.get_ref().details.clone().unwrap_or_default();
         let trn = Trn::parse("trn", &details.trn).map_err(Error::from)?;
+        let attempt = self.throttle.admit(trn, &source).await?;
+        match attempt.gate {
+            Gate::Locked(retry_after) => return Err(Error::Locked(retry_after).into()),
+            Gate::Open { captcha: true } => {
+                if !self
+                    .captchas
+                    .solve(&details.captcha_id, &details.captcha_answer)
+                    .await?
+                {
+                    self.throttle.withdraw(&attempt).await?;
+                    return Err(Error::CaptchaRequired.into());
+                }
+            }
+            Gate::Open { captcha: false } => {}
+        }
         let match_request = MatchTeacherRequest {
             trn: trn.to_string(),
             surname: details.surname,
@@ -143,14 +177,29 @@ impl IdentityService for IdentityApi {
             .record
             .clone()
             .match_teacher(self.signer.request(match_request, &on_own_behalf, deadline))
-            .await
-            .map_err(Error::Record)?
-            .into_inner();
+            .await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome.into_inner(),
+            Err(status) => {
+                // Malformed details count as a failure: they cost a guess like any other.
+                if status.code() == tonic::Code::InvalidArgument {
+                    self.throttle.failed(&attempt).await?;
+                } else {
+                    self.throttle.withdraw(&attempt).await?;
+                }
+                return Err(Error::Record(status).into());
+            }
+        };
         let matched = outcome
             .matched
             .then(|| Trn::parse("trn", &outcome.trn).ok())
-            .flatten()
-            .ok_or(Error::SignInFailed)?;
+            .flatten();
+        let Some(matched) = matched else {
+            self.throttle.failed(&attempt).await?;
+            tracing::info!("teacher sign-in refused");
+            return Err(Error::SignInFailed.into());
+        };
+        self.throttle.succeeded(&attempt).await?;
         let principal = Principal::Teacher(matched);
         let session = self
             .sessions
@@ -200,6 +249,26 @@ impl IdentityService for IdentityApi {
             .await
             .map_err(Error::from)?;
         Ok(Response::new(SignOutResponse {}))
+    }
+
+    async fn revoke_teacher_sessions(
+        &self,
+        request: Request<pb::RevokeTeacherSessionsRequest>,
+    ) -> Result<Response<pb::RevokeTeacherSessionsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        if !caller.principal.has_role("clients:manage") {
+            return Err(Error::PermissionDenied.into());
+        }
+        let trn = Trn::parse("trn", &request.get_ref().trn).map_err(Error::from)?;
+        let revoked = self
+            .sessions
+            .revoke_teacher(trn)
+            .await
+            .map_err(Error::from)?;
+        tracing::info!(%trn, revoked, actor = caller.actor(), "teacher sessions revoked");
+        Ok(Response::new(pb::RevokeTeacherSessionsResponse {
+            revoked_count: i32::try_from(revoked).unwrap_or(i32::MAX),
+        }))
     }
 
     async fn create_client(

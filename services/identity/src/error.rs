@@ -2,10 +2,15 @@
 
 use portal_common::FieldViolation;
 use portal_common::sessions::StoreError;
-use tonic::Status;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
 
 /// The one answer to sign-in details that do not match, whatever was wrong.
 pub const SIGN_IN_FAILED: &str = "the details given do not match our records";
+/// ErrorInfo reason when a sign-in needs a solved captcha.
+pub const CAPTCHA_REQUIRED: &str = "CAPTCHA_REQUIRED";
+/// ErrorInfo domain of this API's reasons.
+pub const ERROR_DOMAIN: &str = "portal.dqt.education.gov.uk";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -17,6 +22,12 @@ pub enum Error {
     PermissionDenied,
     #[error("client already exists")]
     ClientExists,
+    #[error("sign-in locked for {0:?}")]
+    Locked(std::time::Duration),
+    #[error("a solved captcha is needed")]
+    CaptchaRequired,
+    #[error("captcha: {0}")]
+    Captcha(String),
     #[error("hashing: {0}")]
     Hashing(String),
     #[error(transparent)]
@@ -42,6 +53,24 @@ impl From<Error> for Status {
             Error::SignInFailed => Status::unauthenticated(SIGN_IN_FAILED),
             Error::PermissionDenied => Status::permission_denied("not allowed"),
             Error::ClientExists => Status::already_exists("a client with this id exists"),
+            Error::Locked(retry_after) => Status::with_error_details(
+                Code::ResourceExhausted,
+                "too many failed sign-ins: try again later",
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
+            Error::CaptchaRequired => Status::with_error_details(
+                Code::FailedPrecondition,
+                "a solved captcha is needed: call CreateCaptcha, then send captcha_id and captcha_answer",
+                ErrorDetails::with_error_info(
+                    CAPTCHA_REQUIRED,
+                    ERROR_DOMAIN,
+                    std::collections::HashMap::new(),
+                ),
+            ),
+            Error::Captcha(detail) => {
+                tracing::error!(%detail, "captcha could not be made");
+                Status::internal("internal error")
+            }
             Error::Hashing(detail) => {
                 tracing::error!(%detail, "secret hashing failed");
                 Status::internal("internal error")

@@ -2,10 +2,12 @@
 //! sessions written to the session store, and client accounts.
 
 pub mod api;
+pub mod captcha;
 pub mod error;
 pub mod migration;
 pub mod secrets;
 pub mod store;
+pub mod throttle;
 
 use dqt_proto::dqt::identity::v1::identity_service_server::{IdentityServiceServer, SERVICE_NAME};
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
@@ -39,6 +41,7 @@ pub async fn served(
     let api = api::IdentityApi::new(
         store,
         sessions,
+        config.sign_in.clone(),
         RecordServiceClient::new(record),
         signer.clone(),
     )
