@@ -2,13 +2,14 @@
 //! teachers README lists sign in from then on, and on SIGTERM it turns health NOT_SERVING, lets
 //! calls finish, and exits 0.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::portal::v1::authentication_client::AuthenticationClient;
 use dqt_proto::dqt::portal::v1::teacher_portal_client::TeacherPortalClient;
+use support::PortalProcess;
 use tonic::metadata::MetadataValue;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -16,37 +17,8 @@ use tonic_health::pb::health_client::HealthClient;
 
 #[tokio::test]
 async fn sigterm_turns_health_not_serving_then_exits_zero() {
-    let data_dir =
-        std::env::temp_dir().join(format!("portal-shutdown-{:016x}", rand::random::<u64>()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
-        .args(["up", "--demo"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PORTAL_GATEWAY_ADDR", "127.0.0.1:0")
-        .env("PORTAL_DATA_DIR", &data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("portal starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("a log line");
-        if let Some((_, rest)) = line.split_once("gateway listening on ") {
-            break rest.split('"').next().unwrap().to_owned();
-        }
-    };
-
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy();
+    let mut portal = PortalProcess::start(&["up", "--demo"], &[]);
+    let channel = portal.channel();
     demo_teachers_sign_in(channel.clone()).await;
     let mut health = HealthClient::new(channel);
     let mut watch = health
@@ -61,11 +33,7 @@ async fn sigterm_turns_health_not_serving_then_exits_zero() {
         ServingStatus::Serving
     );
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    portal.terminate();
     let next = tokio::time::timeout(Duration::from_secs(10), watch.message())
         .await
         .expect("health changes")
@@ -75,19 +43,9 @@ async fn sigterm_turns_health_not_serving_then_exits_zero() {
     drop(watch);
     drop(health);
 
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(8),
-            "portal did not stop before its 10 s grace period"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // Within the 10 s grace period.
+    let status = portal.wait(Duration::from_secs(8)).await;
     assert!(status.success(), "exit status {status:?}");
-    let _ = std::fs::remove_dir_all(&data_dir);
 }
 
 /// The demo teachers of README's table, each with what the table says is on the record.

@@ -108,6 +108,20 @@ async fn redis_reachable(url: &str) -> bool {
     .is_ok_and(|c| c.is_ok())
 }
 
+/// The test Redis URL; `None` when it is unreachable and not required.
+pub async fn reachable_redis() -> Option<String> {
+    let url = redis_url();
+    if redis_reachable(&url).await {
+        return Some(url);
+    }
+    assert!(
+        !external_required(),
+        "Redis is required but unreachable at {url}"
+    );
+    eprintln!("Redis unreachable; skipping");
+    None
+}
+
 /// Starts every component; `None` only when external stores are asked for, unreachable, and
 /// not required.
 pub async fn start(stores: Stores, adjust: impl FnOnce(&mut Config)) -> Option<Harness> {
@@ -125,16 +139,7 @@ pub async fn start(stores: Stores, adjust: impl FnOnce(&mut Config)) -> Option<H
     config.shutdown_grace_seconds = 5;
     if stores == Stores::PostgresRedis {
         create_databases(&mut config, &tag).await?;
-        let url = redis_url();
-        if !redis_reachable(&url).await {
-            assert!(
-                !external_required(),
-                "Redis is required but unreachable at {url}"
-            );
-            eprintln!("Redis unreachable; skipping");
-            return None;
-        }
-        config.redis_url = Some(url);
+        config.redis_url = Some(reachable_redis().await?);
         // Tests share one Redis: each keeps to its own keys.
         config.redis_key_prefix = format!("portal_t_{tag}:");
     }
@@ -225,4 +230,110 @@ pub fn bad_fields(status: &Status) -> Vec<String> {
         .into_iter()
         .map(|v| v.field)
         .collect()
+}
+
+/// `portal` run as a process, its standard output and error read line by line.
+pub struct PortalProcess {
+    pub child: std::process::Child,
+    pub gateway: String,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub data_dir: PathBuf,
+}
+
+impl PortalProcess {
+    /// Starts `portal <args>` with only `envs` set (and PATH), and waits for the gateway's
+    /// "listening" line.
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead as _, BufReader};
+        use std::process::{Command, Stdio};
+        let data_dir =
+            std::env::temp_dir().join(format!("portal-process-{:016x}", rand::random::<u64>()));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PORTAL_GATEWAY_ADDR", "127.0.0.1:0")
+            .env("PORTAL_DATA_DIR", &data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in envs {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("portal starts");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let out = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = out.send(line);
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut process = Self {
+            child,
+            gateway: String::new(),
+            lines,
+            data_dir,
+        };
+        process.gateway = loop {
+            let line = process
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("a log line");
+            if let Some((_, rest)) = line.split_once("gateway listening on ") {
+                break rest.split('"').next().unwrap().to_owned();
+            }
+        };
+        process
+    }
+
+    pub fn channel(&self) -> Channel {
+        Endpoint::from_shared(format!("http://{}", self.gateway))
+            .unwrap()
+            .connect_lazy()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
+
+    /// Waits for the process to end, at most `timeout`.
+    pub async fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "portal did not stop in {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every line the process wrote that has not been read yet; after it has ended, all of
+    /// them (the readers stop at the end of its output).
+    pub fn output(&self) -> Vec<String> {
+        self.lines.iter().collect()
+    }
+}
+
+impl Drop for PortalProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
 }

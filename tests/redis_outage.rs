@@ -1,0 +1,152 @@
+//! Redis stopped under a running gateway: every call that needs a session or a sign-in count
+//! fails closed with UNAVAILABLE, promptly, and the portal recovers by itself once Redis is back.
+//! The test runs its own redis-server on a port of its own.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use dqt_proto::dqt::portal::v1 as pb;
+use support::{ADMIN_SECRET, Harness, Stores, authed, start};
+use tonic::Code;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A throwaway redis-server, stopped when dropped (also when a test fails).
+struct RedisServer(Child);
+
+impl RedisServer {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A throwaway redis-server; `None` when there is none to run and CI does not require it.
+async fn redis_server(port: u16) -> Option<RedisServer> {
+    let spawned = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let child = match spawned {
+        Ok(child) => child,
+        Err(error) if std::env::var("PORTAL_TEST_EXTERNAL").as_deref() != Ok("required") => {
+            eprintln!("redis-server cannot run ({error}); skipping");
+            return None;
+        }
+        Err(error) => panic!("redis-server is required: {error}"),
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(RedisServer(child));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("redis-server did not start");
+}
+
+async fn sign_in_admin(h: &Harness) -> Result<String, tonic::Status> {
+    h.auth()
+        .sign_in_client(pb::SignInClientRequest {
+            client_id: "admin".into(),
+            client_secret: ADMIN_SECRET.into(),
+        })
+        .await
+        .map(|r| r.into_inner().token)
+}
+
+/// A call that must not hang: the store's own timeout answers first.
+async fn promptly<T>(call: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("answered without hanging")
+}
+
+#[tokio::test]
+async fn the_gateway_fails_closed_while_redis_is_down_and_recovers_by_itself() {
+    let port = free_port();
+    let Some(mut redis) = redis_server(port).await else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    let h = start(Stores::Embedded, |config| config.redis_url = Some(url))
+        .await
+        .unwrap();
+    let admin = sign_in_admin(&h).await.unwrap();
+    let read = |token: &str| {
+        authed(
+            pb::GetTeacherRequest {
+                trn: "9999999".into(),
+            },
+            token,
+        )
+    };
+    let status = h.admin().get_teacher(read(&admin)).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "the session works");
+
+    redis.stop();
+    for _ in 0..3 {
+        let status = promptly(h.admin().get_teacher(read(&admin)))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        let status = promptly(sign_in_admin(&h)).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        let status = promptly(h.auth().sign_in_teacher(pb::SignInTeacherRequest {
+            trn: "1000000".into(),
+            surname: "Smith".into(),
+            forename: "Jo".into(),
+            date_of_birth: "1980-01-01".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        let status = promptly(
+            h.portal()
+                .get_my_record(authed(pb::GetMyRecordRequest {}, "forged")),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::Unavailable,
+            "never let through: {status:?}"
+        );
+    }
+
+    let _redis = redis_server(port).await.expect("redis-server restarts");
+    let mut recovered = None;
+    for _ in 0..75 {
+        if let Ok(token) = sign_in_admin(&h).await {
+            recovered = Some(token);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let fresh = recovered.expect("sign-in works again once Redis is back");
+    let status = h.admin().get_teacher(read(&fresh)).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "the new session works");
+    // This Redis kept nothing: the session from before the outage is gone, not revived.
+    let status = h.admin().get_teacher(read(&admin)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    h.shutdown().await;
+}
