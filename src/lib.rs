@@ -102,13 +102,16 @@ impl Stack {
                     .await?
             }
             Component::Employment => portal_employment::served(config, signer).await?,
-            Component::Document => portal_document::served(config, signer).await?,
+            Component::Document => {
+                portal_document::served(config, signer, to(Component::Record)?).await?
+            }
             Component::Gateway => portal_gateway::served(
                 signer.clone(),
                 sessions.clone(),
                 portal_gateway::source::TrustedProxies::new(config.trusted_proxies.clone()),
                 to(Component::Identity)?,
                 to(Component::Record)?,
+                to(Component::Document)?,
             ),
         })
     }

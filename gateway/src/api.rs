@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use dqt_proto::dqt::document::v1 as document;
+use dqt_proto::dqt::document::v1::document_service_client::DocumentServiceClient;
 use dqt_proto::dqt::identity::v1 as identity;
 use dqt_proto::dqt::identity::v1::identity_service_client::IdentityServiceClient;
 use dqt_proto::dqt::portal::v1 as pb;
@@ -30,6 +32,7 @@ pub struct Gateway {
     trusted_proxies: TrustedProxies,
     identity: IdentityServiceClient<Channel>,
     record: RecordServiceClient<Channel>,
+    document: DocumentServiceClient<Channel>,
 }
 
 impl Gateway {
@@ -38,12 +41,14 @@ impl Gateway {
         trusted_proxies: TrustedProxies,
         identity: Channel,
         record: Channel,
+        document: Channel,
     ) -> Self {
         Self {
             signer,
             trusted_proxies,
             identity: IdentityServiceClient::new(identity),
             record: RecordServiceClient::new(record),
+            document: DocumentServiceClient::new(document),
         }
     }
 
@@ -85,6 +90,15 @@ type Reply<T> = Result<Response<T>, Status>;
 /// The answer of a downstream call, without its transport metadata.
 async fn relay<T>(call: impl Future<Output = Reply<T>>) -> Reply<T> {
     Ok(Response::new(call.await?.into_inner()))
+}
+
+/// The TRN of the signed-in teacher: teacher RPCs act on nothing else.
+fn own_trn<T>(request: &Request<T>) -> Result<String, Status> {
+    session(request)?
+        .principal
+        .teacher_trn()
+        .map(|trn| trn.to_string())
+        .ok_or_else(|| Status::permission_denied("teachers only"))
 }
 
 /// The session the auth layer verified; its absence is a wiring fault, so refuse the call.
@@ -158,10 +172,57 @@ impl TeacherPortal for Gateway {
         let response = self.record.clone().get_my_record(forwarded).await?;
         Ok(Response::new(response.into_inner()))
     }
+
+    async fn list_my_documents(
+        &self,
+        request: Request<pb::ListMyDocumentsRequest>,
+    ) -> Reply<pb::ListMyDocumentsResponse> {
+        let message = document::ListDocumentsRequest {
+            trn: own_trn(&request)?,
+        };
+        let listed = self
+            .document
+            .clone()
+            .list_documents(self.forward(&request, message))
+            .await?
+            .into_inner();
+        Ok(Response::new(pb::ListMyDocumentsResponse {
+            documents: listed.documents,
+        }))
+    }
+
+    async fn download_document(
+        &self,
+        request: Request<pb::DownloadDocumentRequest>,
+    ) -> Reply<pb::Document> {
+        let message = document::IssueDocumentRequest {
+            trn: own_trn(&request)?,
+            kind: request.get_ref().kind,
+            qualification_id: request.get_ref().qualification_id.clone(),
+        };
+        relay(
+            self.document
+                .clone()
+                .issue_document(self.forward(&request, message)),
+        )
+        .await
+    }
 }
 
 #[tonic::async_trait]
-impl EmployerAccess for Gateway {}
+impl EmployerAccess for Gateway {
+    async fn verify_document(
+        &self,
+        request: Request<pb::VerifyDocumentRequest>,
+    ) -> Reply<pb::DocumentVerification> {
+        relay(
+            self.document
+                .clone()
+                .verify_document(self.pass_on(&request)),
+        )
+        .await
+    }
+}
 
 #[tonic::async_trait]
 impl Administration for Gateway {

@@ -27,8 +27,9 @@ pub fn served(
     trusted_proxies: TrustedProxies,
     identity: Channel,
     record: Channel,
+    document: Channel,
 ) -> Served {
-    let gateway = api::Gateway::new(signer, trusted_proxies, identity, record);
+    let gateway = api::Gateway::new(signer, trusted_proxies, identity, record, document);
     let auth = auth::AuthorizeLayer::new(sessions);
     let routes = Routes::new(auth.layer(AuthenticationServer::new(gateway.clone())))
         .add_service(auth.layer(TeacherPortalServer::new(gateway.clone())))

@@ -1,16 +1,25 @@
-//! The document service: certificates and letters as PDFs, and the register of issued documents.
-//! Its API (`dqt.document.v1.DocumentService`) answers UNIMPLEMENTED until the employment
-//! issue lands; the schema and the principal check are in place.
+//! The document service: certificates and letters as PDFs made from the teacher's record, and
+//! the register of issued documents that employers verify against.
 
+pub mod api;
+pub mod code;
+pub mod documents;
+pub mod entitlement;
+pub mod error;
+pub mod fonts;
+pub mod layout;
 pub mod migration;
+pub mod pdf;
+pub mod register;
 
-use dqt_proto::dqt::document::v1::document_service_server::{
-    DocumentService, DocumentServiceServer, SERVICE_NAME,
-};
+use std::sync::Arc;
+
+use dqt_proto::dqt::document::v1::document_service_server::{DocumentServiceServer, SERVICE_NAME};
 use portal_common::server::Served;
 use portal_common::{Component, Config, Signer};
 use sea_orm::DbErr;
 use sea_orm_migration::MigratorTrait as _;
+use tonic::transport::Channel;
 
 /// Connects to the document database and applies its migrations.
 pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
@@ -19,19 +28,18 @@ pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbE
     Ok(db)
 }
 
-struct DocumentApi;
-
-#[tonic::async_trait]
-impl DocumentService for DocumentApi {}
-
-/// The document service, ready to serve.
-pub async fn served(config: &Config, signer: &Signer) -> Result<Served, DbErr> {
-    migrate(config).await?;
+/// The document service, ready to serve: fonts parsed, register migrated.
+pub async fn served(config: &Config, signer: &Signer, record: Channel) -> Result<Served, DbErr> {
+    let fonts = Fonts::load().map_err(|e| DbErr::Custom(format!("fonts: {e}")))?;
+    let register = register::Register::new(migrate(config).await?);
+    let api = api::DocumentApi::new(Arc::new(fonts), register, record, signer.clone());
     Ok(Served {
         routes: tonic::service::Routes::new(DocumentServiceServer::with_interceptor(
-            DocumentApi,
+            api,
             signer.interceptor(),
         )),
         services: vec![SERVICE_NAME],
     })
 }
+
+use fonts::Fonts;

@@ -1,0 +1,161 @@
+//! `dqt.document.v1.DocumentService`: each handler checks the caller, reads the teacher's
+//! record from the record service, and lists, issues or verifies documents.
+
+use std::sync::Arc;
+
+use dqt_proto::dqt::document::v1::document_service_server::DocumentService;
+use dqt_proto::dqt::document::v1::{
+    IssueDocumentRequest, ListDocumentsRequest, ListDocumentsResponse,
+};
+use dqt_proto::dqt::portal::v1 as pb;
+use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
+use portal_common::principal::{EMPLOYER_ROLE, remaining_deadline};
+use portal_common::values::Trn;
+use portal_common::{Caller, FieldViolation, Signer};
+use sha2::{Digest as _, Sha256};
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use crate::code;
+use crate::documents::{self, full_name};
+use crate::entitlement::{self, Entitlement};
+use crate::error::Error;
+use crate::fonts::Fonts;
+use crate::register::{self, Issued, Register};
+
+pub struct DocumentApi {
+    fonts: Arc<Fonts>,
+    register: Register,
+    record: RecordServiceClient<Channel>,
+    signer: Signer,
+}
+
+impl DocumentApi {
+    pub fn new(fonts: Arc<Fonts>, register: Register, record: Channel, signer: Signer) -> Self {
+        Self {
+            fonts,
+            register,
+            record: RecordServiceClient::new(record),
+            signer,
+        }
+    }
+
+    /// The calling teacher's own record, read for them. A teacher asking for another TRN is
+    /// refused before anything is read.
+    async fn own_record<T>(
+        &self,
+        request: &Request<T>,
+        trn: &str,
+    ) -> Result<pb::TeacherRecord, Error> {
+        let caller = Caller::of(request).map_err(|_| Error::PermissionDenied)?;
+        let own = caller
+            .principal
+            .teacher_trn()
+            .ok_or(Error::PermissionDenied)?;
+        if Trn::parse("trn", trn)? != own {
+            return Err(Error::PermissionDenied);
+        }
+        let forwarded = self.signer.request(
+            pb::GetMyRecordRequest {},
+            caller,
+            remaining_deadline(request.metadata()),
+        );
+        Ok(self
+            .record
+            .clone()
+            .get_my_record(forwarded)
+            .await
+            .map_err(Error::Record)?
+            .into_inner())
+    }
+}
+
+#[tonic::async_trait]
+impl DocumentService for DocumentApi {
+    async fn list_documents(
+        &self,
+        request: Request<ListDocumentsRequest>,
+    ) -> Result<Response<ListDocumentsResponse>, Status> {
+        let record = self.own_record(&request, &request.get_ref().trn).await?;
+        Ok(Response::new(ListDocumentsResponse {
+            documents: entitlement::entitlements(&record)
+                .iter()
+                .map(Entitlement::available)
+                .collect(),
+        }))
+    }
+
+    async fn issue_document(
+        &self,
+        request: Request<IssueDocumentRequest>,
+    ) -> Result<Response<pb::Document>, Status> {
+        let input = request.get_ref();
+        let kind = pb::DocumentKind::try_from(input.kind)
+            .ok()
+            .filter(|k| *k != pb::DocumentKind::Unspecified)
+            .ok_or_else(|| Error::from(FieldViolation::new("kind", "must be a document kind")))?;
+        let record = self.own_record(&request, &input.trn).await?;
+        let entitlement =
+            entitlement::find(&record, kind, &input.qualification_id).ok_or(Error::NotEntitled)?;
+        let verification_code = code::generate();
+        let issued_at = register::now();
+        let shown_code = code::display(&verification_code);
+        let (fonts, for_pdf, for_entitlement) =
+            (self.fonts.clone(), record.clone(), entitlement.clone());
+        // Laying out, subsetting and compressing are CPU work: off the async threads.
+        let made = tokio::task::spawn_blocking(move || {
+            documents::make(&fonts, &for_pdf, &for_entitlement, &shown_code, issued_at)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("document task failed: {e}")))?
+        .map_err(Error::from)?;
+        let sha256: String = Sha256::digest(&made.pdf)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.register
+            .record(Issued {
+                verification_code: verification_code.clone(),
+                trn: record.trn.clone(),
+                kind: register::kind_text(kind).to_owned(),
+                qualification_id: Some(entitlement.qualification_id().to_owned())
+                    .filter(|id| !id.is_empty()),
+                holder_name: full_name(&record),
+                sha256,
+                issued_at,
+            })
+            .await
+            .map_err(Error::from)?;
+        tracing::info!(trn = %record.trn, kind = register::kind_text(kind), "document issued");
+        Ok(Response::new(pb::Document {
+            file_name: made.file_name,
+            content_type: "application/pdf".into(),
+            content: made.pdf,
+            verification_code: code::display(&verification_code),
+            issue_time: Some(std::time::SystemTime::from(issued_at).into()),
+        }))
+    }
+
+    async fn verify_document(
+        &self,
+        request: Request<pb::VerifyDocumentRequest>,
+    ) -> Result<Response<pb::DocumentVerification>, Status> {
+        let caller = Caller::of(&request)?;
+        if !caller.principal.has_role(EMPLOYER_ROLE) {
+            return Err(Error::PermissionDenied.into());
+        }
+        let code = code::parse("verification_code", &request.get_ref().verification_code)
+            .map_err(Error::from)?;
+        let Some(issued) = self.register.find(&code).await.map_err(Error::from)? else {
+            return Ok(Response::new(pb::DocumentVerification::default()));
+        };
+        Ok(Response::new(pb::DocumentVerification {
+            valid: true,
+            kind: register::kind_from_text(&issued.kind).into(),
+            trn: issued.trn,
+            holder_name: issued.holder_name,
+            issue_time: Some(std::time::SystemTime::from(issued.issued_at).into()),
+            sha256: issued.sha256,
+        }))
+    }
+}
