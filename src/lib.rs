@@ -112,6 +112,7 @@ impl Stack {
                 to(Component::Identity)?,
                 to(Component::Record)?,
                 to(Component::Document)?,
+                to(Component::Employment)?,
             ),
         })
     }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use dqt_proto::dqt::document::v1 as document;
 use dqt_proto::dqt::document::v1::document_service_client::DocumentServiceClient;
+use dqt_proto::dqt::employment::v1 as employment;
+use dqt_proto::dqt::employment::v1::employment_service_client::EmploymentServiceClient;
 use dqt_proto::dqt::identity::v1 as identity;
 use dqt_proto::dqt::identity::v1::identity_service_client::IdentityServiceClient;
 use dqt_proto::dqt::portal::v1 as pb;
@@ -33,6 +35,7 @@ pub struct Gateway {
     identity: IdentityServiceClient<Channel>,
     record: RecordServiceClient<Channel>,
     document: DocumentServiceClient<Channel>,
+    employment: EmploymentServiceClient<Channel>,
 }
 
 impl Gateway {
@@ -42,6 +45,7 @@ impl Gateway {
         identity: Channel,
         record: Channel,
         document: Channel,
+        employment: Channel,
     ) -> Self {
         Self {
             signer,
@@ -49,6 +53,7 @@ impl Gateway {
             identity: IdentityServiceClient::new(identity),
             record: RecordServiceClient::new(record),
             document: DocumentServiceClient::new(document),
+            employment: EmploymentServiceClient::new(employment),
         }
     }
 
@@ -191,6 +196,120 @@ impl TeacherPortal for Gateway {
         }))
     }
 
+    async fn update_my_contact_details(
+        &self,
+        request: Request<pb::UpdateMyContactDetailsRequest>,
+    ) -> Reply<pb::ContactDetails> {
+        relay(
+            self.record
+                .clone()
+                .update_my_contact_details(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn request_name_change(
+        &self,
+        request: Request<pb::RequestNameChangeRequest>,
+    ) -> Reply<pb::ChangeRequest> {
+        relay(
+            self.record
+                .clone()
+                .request_name_change(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn request_date_of_birth_change(
+        &self,
+        request: Request<pb::RequestDateOfBirthChangeRequest>,
+    ) -> Reply<pb::ChangeRequest> {
+        relay(
+            self.record
+                .clone()
+                .request_date_of_birth_change(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn list_my_change_requests(
+        &self,
+        request: Request<pb::ListMyChangeRequestsRequest>,
+    ) -> Reply<pb::ListMyChangeRequestsResponse> {
+        relay(
+            self.record
+                .clone()
+                .list_my_change_requests(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn list_my_employments(
+        &self,
+        request: Request<pb::ListMyEmploymentsRequest>,
+    ) -> Reply<pb::ListMyEmploymentsResponse> {
+        let message = employment::ListEmploymentsRequest {
+            trn: own_trn(&request)?,
+        };
+        let listed = self
+            .employment
+            .clone()
+            .list_employments(self.forward(&request, message))
+            .await?
+            .into_inner();
+        Ok(Response::new(pb::ListMyEmploymentsResponse {
+            employments: listed.employments,
+        }))
+    }
+
+    async fn create_my_employment(
+        &self,
+        request: Request<pb::CreateMyEmploymentRequest>,
+    ) -> Reply<pb::Employment> {
+        let message = employment::CreateEmploymentRequest {
+            trn: own_trn(&request)?,
+            employment: request.get_ref().employment.clone(),
+        };
+        relay(
+            self.employment
+                .clone()
+                .create_employment(self.forward(&request, message)),
+        )
+        .await
+    }
+
+    async fn update_my_employment(
+        &self,
+        request: Request<pb::UpdateMyEmploymentRequest>,
+    ) -> Reply<pb::Employment> {
+        let message = employment::UpdateEmploymentRequest {
+            trn: own_trn(&request)?,
+            employment: request.get_ref().employment.clone(),
+            update_mask: request.get_ref().update_mask.clone(),
+        };
+        relay(
+            self.employment
+                .clone()
+                .update_employment(self.forward(&request, message)),
+        )
+        .await
+    }
+
+    async fn delete_my_employment(
+        &self,
+        request: Request<pb::DeleteMyEmploymentRequest>,
+    ) -> Reply<pb::DeleteMyEmploymentResponse> {
+        let message = employment::DeleteEmploymentRequest {
+            trn: own_trn(&request)?,
+            id: request.get_ref().id.clone(),
+        };
+        self.employment
+            .clone()
+            .delete_employment(self.forward(&request, message))
+            .await?;
+        Ok(Response::new(pb::DeleteMyEmploymentResponse {}))
+    }
+
     async fn download_document(
         &self,
         request: Request<pb::DownloadDocumentRequest>,
@@ -299,6 +418,60 @@ impl Administration for Gateway {
                 .list_audit_events(self.pass_on(&request)),
         )
         .await
+    }
+
+    async fn list_change_requests(
+        &self,
+        request: Request<pb::ListChangeRequestsRequest>,
+    ) -> Reply<pb::ListChangeRequestsResponse> {
+        relay(
+            self.record
+                .clone()
+                .list_change_requests(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn review_change_request(
+        &self,
+        request: Request<pb::ReviewChangeRequestRequest>,
+    ) -> Reply<pb::ChangeRequest> {
+        relay(
+            self.record
+                .clone()
+                .review_change_request(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn get_change_request_evidence(
+        &self,
+        request: Request<pb::GetChangeRequestEvidenceRequest>,
+    ) -> Reply<pb::ChangeRequestEvidence> {
+        relay(
+            self.record
+                .clone()
+                .get_change_request_evidence(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn list_employments(
+        &self,
+        request: Request<pb::ListEmploymentsRequest>,
+    ) -> Reply<pb::ListEmploymentsResponse> {
+        let message = employment::ListEmploymentsRequest {
+            trn: request.get_ref().trn.clone(),
+        };
+        let listed = self
+            .employment
+            .clone()
+            .list_employments(self.forward(&request, message))
+            .await?
+            .into_inner();
+        Ok(Response::new(pb::ListEmploymentsResponse {
+            employments: listed.employments,
+        }))
     }
 
     async fn revoke_teacher_sessions(

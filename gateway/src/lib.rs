@@ -28,8 +28,16 @@ pub fn served(
     identity: Channel,
     record: Channel,
     document: Channel,
+    employment: Channel,
 ) -> Served {
-    let gateway = api::Gateway::new(signer, trusted_proxies, identity, record, document);
+    let gateway = api::Gateway::new(
+        signer,
+        trusted_proxies,
+        identity,
+        record,
+        document,
+        employment,
+    );
     let auth = auth::AuthorizeLayer::new(sessions);
     let routes = Routes::new(auth.layer(AuthenticationServer::new(gateway.clone())))
         .add_service(auth.layer(TeacherPortalServer::new(gateway.clone())))

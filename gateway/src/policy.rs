@@ -92,6 +92,16 @@ pub const POLICY: &[(&str, &str, Access)] = &[
     ),
     (
         ADMINISTRATION,
+        "GetChangeRequestEvidence",
+        Access::Role("change-requests:review"),
+    ),
+    (
+        ADMINISTRATION,
+        "ListEmployments",
+        Access::Role("records:read"),
+    ),
+    (
+        ADMINISTRATION,
         "ListAuditEvents",
         Access::Role("audit:read"),
     ),

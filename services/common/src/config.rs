@@ -164,6 +164,10 @@ pub struct Config {
     /// Seconds that in-flight calls get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "PORTAL_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    /// Evidence sent with a name or date-of-birth change is deleted this many seconds after
+    /// the request is decided.
+    #[arg(long, env = "PORTAL_EVIDENCE_RETENTION_SECONDS", default_value_t = 30 * 24 * 60 * 60)]
+    pub evidence_retention_seconds: u64,
     #[command(flatten)]
     pub sign_in: SignInLimits,
     /// Front ends (IP addresses or CIDR blocks, comma-separated) whose `x-forwarded-for` the

@@ -2,6 +2,7 @@
 //! store, the principal assertion between components, database connections, and the domain
 //! value types parsed at the edge.
 
+pub mod checks;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -1,11 +1,12 @@
 //! The employment service: employment details entered by teachers, in its own database.
-//! Its API (`dqt.employment.v1.EmploymentService`) answers UNIMPLEMENTED until the employment
-//! issue lands; the schema and the principal check are in place.
 
+pub mod api;
+pub mod domain;
 pub mod migration;
+pub mod store;
 
 use dqt_proto::dqt::employment::v1::employment_service_server::{
-    EmploymentService, EmploymentServiceServer, SERVICE_NAME,
+    EmploymentServiceServer, SERVICE_NAME,
 };
 use portal_common::server::Served;
 use portal_common::{Component, Config, Signer};
@@ -19,17 +20,12 @@ pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbE
     Ok(db)
 }
 
-struct EmploymentApi;
-
-#[tonic::async_trait]
-impl EmploymentService for EmploymentApi {}
-
 /// The employment service, ready to serve.
 pub async fn served(config: &Config, signer: &Signer) -> Result<Served, DbErr> {
-    migrate(config).await?;
+    let store = store::Store::new(migrate(config).await?);
     Ok(Served {
         routes: tonic::service::Routes::new(EmploymentServiceServer::with_interceptor(
-            EmploymentApi,
+            api::EmploymentApi::new(store),
             signer.interceptor(),
         )),
         services: vec![SERVICE_NAME],

@@ -11,8 +11,8 @@ use portal_common::{Caller, FieldViolation, Violations};
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
-    ContactDetails, Induction, Mq, NewAlert, NewRecord, Npq, ProfessionalStatus, SignInDetails,
-    TeacherUpdate, parse_close_date,
+    ChangeStatus, ContactDetails, Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord,
+    Npq, ProfessionalStatus, SignInDetails, TeacherUpdate, parse_close_date,
 };
 use crate::error::Error;
 use crate::paging;
@@ -24,12 +24,37 @@ const IDENTITY_SERVICE: &str = "identity";
 
 pub struct RecordApi {
     store: Store,
+    /// How long evidence is kept after a decision.
+    evidence_retention: chrono::Duration,
 }
 
 impl RecordApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, evidence_retention: chrono::Duration) -> Self {
+        Self {
+            store,
+            evidence_retention,
+        }
     }
+}
+
+/// The calling teacher and their TRN.
+fn teacher<T>(request: &Request<T>) -> Result<(&Caller, Trn), Status> {
+    let caller = Caller::of(request)?;
+    let trn = caller
+        .principal
+        .teacher_trn()
+        .ok_or(Error::PermissionDenied)?;
+    Ok((caller, trn))
+}
+
+/// A change request id: a positive number; anything else names no request.
+fn change_request_id(input: &str) -> Result<i64, Error> {
+    input
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(Error::NotFound("change request"))
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -319,15 +344,156 @@ impl RecordService for RecordApi {
         }))
     }
 
+    async fn update_my_contact_details(
+        &self,
+        request: Request<pb::UpdateMyContactDetailsRequest>,
+    ) -> Reply<pb::ContactDetails> {
+        let (caller, trn) = teacher(&request)?;
+        let input = request.get_ref();
+        let paths = input
+            .update_mask
+            .clone()
+            .map(|m| m.paths)
+            .unwrap_or_default();
+        let fields = ContactDetails::masked(&paths).map_err(Error::InvalidArgument)?;
+        let change = input.contact_details.clone().unwrap_or_default();
+        let details = ContactDetails::default()
+            .updated("contact_details", &change, &paths)
+            .map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.update_contact_details",
+        };
+        let contact = self
+            .store
+            .update_contact(trn, &fields, &details, audit)
+            .await?;
+        Ok(Response::new(contact.to_proto()))
+    }
+
+    async fn request_name_change(
+        &self,
+        request: Request<pb::RequestNameChangeRequest>,
+    ) -> Reply<pb::ChangeRequest> {
+        let (caller, trn) = teacher(&request)?;
+        let new = NewChangeRequest::name(request.get_ref()).map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: "change_request.create",
+        };
+        let (row, trn) = self.store.create_change_request(trn, &new, audit).await?;
+        Ok(Response::new(views::change_request(&row, trn)))
+    }
+
+    async fn request_date_of_birth_change(
+        &self,
+        request: Request<pb::RequestDateOfBirthChangeRequest>,
+    ) -> Reply<pb::ChangeRequest> {
+        let (caller, trn) = teacher(&request)?;
+        let new = NewChangeRequest::date_of_birth(request.get_ref(), today())
+            .map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: "change_request.create",
+        };
+        let (row, trn) = self.store.create_change_request(trn, &new, audit).await?;
+        Ok(Response::new(views::change_request(&row, trn)))
+    }
+
+    async fn list_my_change_requests(
+        &self,
+        request: Request<pb::ListMyChangeRequestsRequest>,
+    ) -> Reply<pb::ListMyChangeRequestsResponse> {
+        let (_, trn) = teacher(&request)?;
+        let rows = self.store.teacher_change_requests(trn).await?;
+        Ok(Response::new(pb::ListMyChangeRequestsResponse {
+            change_requests: rows
+                .iter()
+                .map(|(row, trn)| views::change_request(row, *trn))
+                .collect(),
+        }))
+    }
+
+    async fn list_change_requests(
+        &self,
+        request: Request<pb::ListChangeRequestsRequest>,
+    ) -> Reply<pb::ListChangeRequestsResponse> {
+        let caller = client_with(&request, "change-requests:review")?;
+        let input = request.get_ref();
+        let status = ChangeStatus::from_proto(input.status);
+        let filter = status.map(ChangeStatus::as_str).unwrap_or_default();
+        let mut violations = Violations::new();
+        let size = violations.check(paging::page_size("page_size", input.page_size));
+        let after = violations.check(paging::decode("page_token", &input.page_token, filter));
+        let (Some(size), Some(after)) = (size, after) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        let audit = AuditEntry {
+            caller,
+            action: "change_request.list",
+        };
+        let (rows, next) = self
+            .store
+            .change_requests(status, after, size, audit)
+            .await?;
+        Ok(Response::new(pb::ListChangeRequestsResponse {
+            change_requests: rows
+                .iter()
+                .map(|(row, trn)| views::change_request(row, *trn))
+                .collect(),
+            next_page_token: next
+                .map(|id| paging::encode(id, filter))
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn review_change_request(
+        &self,
+        request: Request<pb::ReviewChangeRequestRequest>,
+    ) -> Reply<pb::ChangeRequest> {
+        let caller = client_with(&request, "change-requests:review")?;
+        let decision = Decision::parse(request.get_ref()).map_err(Error::from)?;
+        let id = change_request_id(&request.get_ref().id)?;
+        let action = match decision {
+            Decision::Approve => "change_request.approve",
+            Decision::Reject { .. } => "change_request.reject",
+        };
+        let audit = AuditEntry { caller, action };
+        let (row, trn) = self
+            .store
+            .review_change_request(id, &decision, audit)
+            .await?;
+        tracing::info!(%trn, action, "change request decided");
+        Ok(Response::new(views::change_request(&row, trn)))
+    }
+
+    async fn get_change_request_evidence(
+        &self,
+        request: Request<pb::GetChangeRequestEvidenceRequest>,
+    ) -> Reply<pb::ChangeRequestEvidence> {
+        let caller = client_with(&request, "change-requests:review")?;
+        let id = change_request_id(&request.get_ref().id)?;
+        let audit = AuditEntry {
+            caller,
+            action: "change_request.read_evidence",
+        };
+        let row = self
+            .store
+            .change_request_evidence(id, self.evidence_retention, audit)
+            .await?;
+        Ok(Response::new(pb::ChangeRequestEvidence {
+            id: row.id.to_string(),
+            file_name: row.evidence_file_name,
+            content_type: row.evidence_content_type,
+            content: row.evidence.unwrap_or_default(),
+        }))
+    }
+
     async fn get_my_record(
         &self,
         request: Request<pb::GetMyRecordRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        let caller = Caller::of(&request)?;
-        let trn = caller
-            .principal
-            .teacher_trn()
-            .ok_or(Error::PermissionDenied)?;
+        let (_, trn) = teacher(&request)?;
         let teacher = self
             .store
             .teacher(trn)

@@ -35,11 +35,38 @@ pub async fn open_store(config: &Config) -> Result<store::Store, error::Error> {
     store::Store::new(db, config.trn_range_start..=config.trn_range_end).await
 }
 
+/// Deletes evidence whose retention has ended, now and then, for as long as the process runs.
+/// (Reads already refuse expired evidence; this removes the bytes.)
+async fn delete_expired_evidence(store: store::Store, retention: chrono::Duration) {
+    let every = retention.to_std().unwrap_or_default().clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(3600),
+    );
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match store
+            .delete_expired_evidence(chrono::Utc::now() - retention)
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "expired change-request evidence deleted"),
+            Err(error) => tracing::warn!(%error, "expired evidence could not be deleted"),
+        }
+    }
+}
+
 /// The record service, ready to serve: database migrated, API behind the principal check.
 pub async fn served(config: &Config, signer: &Signer) -> Result<Served, error::Error> {
     let store = open_store(config).await?;
-    let api =
-        RecordServiceServer::with_interceptor(api::RecordApi::new(store), signer.interceptor());
+    let retention = chrono::Duration::seconds(
+        i64::try_from(config.evidence_retention_seconds).unwrap_or(i64::MAX / 1000),
+    );
+    tokio::spawn(delete_expired_evidence(store.clone(), retention));
+    let api = RecordServiceServer::with_interceptor(
+        api::RecordApi::new(store, retention),
+        signer.interceptor(),
+    );
     Ok(Served {
         routes: tonic::service::Routes::new(api),
         services: vec![SERVICE_NAME],

@@ -9,7 +9,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Persons), Box::new(M0002Qualifications)]
+        vec![
+            Box::new(M0001Persons),
+            Box::new(M0002Qualifications),
+            Box::new(M0003ChangeRequests),
+        ]
     }
 }
 
@@ -416,3 +420,66 @@ const CHILD_TABLES: [&str; 6] = [
     "npq_qualifications",
     "mandatory_qualifications",
 ];
+
+/// Requests to change a name or date of birth, with their evidence, until reviewed.
+struct M0003ChangeRequests;
+
+impl MigrationName for M0003ChangeRequests {
+    fn name(&self) -> &str {
+        "m0003_change_requests"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003ChangeRequests {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                person_child("change_requests")
+                    .col(string_len("kind", 16))
+                    .col(string_len("status", 16))
+                    .col(string_len_null("requested_first_name", 100))
+                    .col(string_len_null("requested_middle_name", 100))
+                    .col(string_len_null("requested_last_name", 100))
+                    .col(date_null("requested_date_of_birth"))
+                    .col(string_len("evidence_file_name", 120))
+                    .col(string_len("evidence_content_type", 32))
+                    .col(blob_null("evidence"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone_null("decided_at"))
+                    .col(string_len_null("decided_by", 100))
+                    .col(string_len_null("reject_reason", 500))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(person_index("change_requests"))
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("change_requests_status_id")
+                    .table("change_requests")
+                    .col("status")
+                    .col("id")
+                    .to_owned(),
+            )
+            .await?;
+        // At most one open request of each kind per person, even under concurrent requests.
+        // A partial index: the same statement on PostgreSQL and SQLite.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX change_requests_one_open ON change_requests \
+                 (person_id, kind) WHERE status = 'open'",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("change_requests").to_owned())
+            .await
+    }
+}

@@ -4,7 +4,12 @@
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::values::format_date;
 
-use crate::domain::{Alert, Held, InductionPeriod, Mq, Npq, ProfessionalStatus, Teacher};
+use portal_common::values::Trn;
+
+use crate::domain::{
+    Alert, ChangeKind, ChangeStatus, Held, InductionPeriod, Mq, Npq, ProfessionalStatus, Teacher,
+};
+use crate::store::entities::change_request;
 
 /// Who is looking at a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,14 +65,7 @@ pub fn teacher_record(teacher: &Teacher, audience: Audience) -> pb::TeacherRecor
             .map(|d| d.to_string())
             .unwrap_or_default(),
         national_insurance_number: person.nino.clone().unwrap_or_default(),
-        contact_details: Some(pb::ContactDetails {
-            email: person.contact.email.clone(),
-            phone: person.contact.phone.clone(),
-            address_line1: person.contact.address_line1.clone(),
-            address_line2: person.contact.address_line2.clone(),
-            town: person.contact.town.clone(),
-            postcode: person.contact.postcode.clone(),
-        }),
+        contact_details: Some(person.contact.to_proto()),
         professional_statuses: teacher.statuses.iter().map(professional_status).collect(),
         qts_date: date(teacher.qts_date()),
         eyts_date: date(teacher.eyts_date()),
@@ -118,6 +116,26 @@ pub fn teacher_record(teacher: &Teacher, audience: Audience) -> pb::TeacherRecor
             Some(trn) if internal => trn.to_string(),
             _ => String::new(),
         },
+    }
+}
+
+/// A change request as its teacher and reviewers see it (never its evidence).
+pub fn change_request(row: &change_request::Model, trn: Trn) -> pb::ChangeRequest {
+    pb::ChangeRequest {
+        id: row.id.to_string(),
+        trn: trn.to_string(),
+        kind: ChangeKind::from_stored(&row.kind)
+            .map_or(pb::ChangeRequestKind::Unspecified, ChangeKind::to_proto)
+            .into(),
+        status: ChangeStatus::from_stored(&row.status)
+            .map_or(pb::ChangeRequestStatus::Unspecified, ChangeStatus::to_proto)
+            .into(),
+        create_time: Some(std::time::SystemTime::from(row.created_at).into()),
+        requested_first_name: row.requested_first_name.clone().unwrap_or_default(),
+        requested_middle_name: row.requested_middle_name.clone().unwrap_or_default(),
+        requested_last_name: row.requested_last_name.clone().unwrap_or_default(),
+        requested_date_of_birth: date(row.requested_date_of_birth),
+        reject_reason: row.reject_reason.clone().unwrap_or_default(),
     }
 }
 

@@ -7,10 +7,7 @@ use chrono::NaiveDate;
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::FieldViolation;
 
-use super::checks::{Checker, Use};
-
-/// The code of the one public alert type that does not restrict (a decision not to prohibit).
-pub const NO_PROHIBITION_CODE: &str = "T6";
+use portal_common::checks::{Checker, Use};
 
 const MAX_DETAILS: usize = 4000;
 

@@ -1,75 +1,25 @@
 //! Rules of the teacher record that need no I/O.
 
 mod alerts;
-mod checks;
+mod change;
+mod contact;
 mod enums;
 mod qualifications;
 mod update;
 
 use chrono::NaiveDate;
-use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::FieldViolation;
 use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn};
 
-pub use alerts::{
-    Alert, AlertCatalogue, AlertCloseError, AlertType, NO_PROHIBITION_CODE, NewAlert,
-    parse_close_date,
-};
-pub use checks::EARLIEST_DATE;
+pub use alerts::{Alert, AlertCatalogue, AlertCloseError, AlertType, NewAlert, parse_close_date};
+pub use change::{ChangeKind, ChangeStatus, Decision, Evidence, NewChangeRequest, RequestedChange};
+pub use contact::ContactDetails;
 pub use enums::{
     ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, PersonStatus, Route,
     RouteStatus, StatusType,
 };
-pub use qualifications::{
-    EARLIEST_INDUCTION_START, Induction, InductionPeriod, Mq, Npq, ProfessionalStatus,
-    REFORMED_NPQ_START,
-};
+pub use qualifications::{Induction, InductionPeriod, Mq, Npq, ProfessionalStatus};
 pub use update::TeacherUpdate;
-
-/// Contact details, trimmed and within the stored lengths.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContactDetails {
-    pub email: String,
-    pub phone: String,
-    pub address_line1: String,
-    pub address_line2: String,
-    pub town: String,
-    pub postcode: String,
-}
-
-impl ContactDetails {
-    /// Parses contact details; violations are named under `parent` (e.g. `contact_details`).
-    pub fn parse(parent: &str, input: &pb::ContactDetails) -> Result<Self, Vec<FieldViolation>> {
-        let mut violations = Vec::new();
-        let mut field = |name: &str, value: &str, max: usize| {
-            let value = value.trim();
-            if value.chars().count() > max {
-                violations.push(
-                    FieldViolation::new(name, format!("must be at most {max} characters"))
-                        .within(parent),
-                );
-            } else if value.chars().any(char::is_control) {
-                violations.push(
-                    FieldViolation::new(name, "must not contain control characters").within(parent),
-                );
-            }
-            value.to_owned()
-        };
-        let details = Self {
-            email: field("email", &input.email, 254),
-            phone: field("phone", &input.phone, 32),
-            address_line1: field("address_line1", &input.address_line1, 200),
-            address_line2: field("address_line2", &input.address_line2, 200),
-            town: field("town", &input.town, 100),
-            postcode: field("postcode", &input.postcode, 16),
-        };
-        if violations.is_empty() {
-            Ok(details)
-        } else {
-            Err(violations)
-        }
-    }
-}
 
 /// A record to create: the person and whatever is already known of their qualifications.
 #[derive(Debug, Clone)]
@@ -344,16 +294,5 @@ mod tests {
         let mut t = teacher();
         t.nino = None;
         assert!(!t.matches(&details("Murphy", "Siobhán", "1985-03-14", "AB123456C")));
-    }
-
-    #[test]
-    fn contact_details_over_length_name_the_field() {
-        let input = pb::ContactDetails {
-            email: "a".repeat(255),
-            town: "Leeds".into(),
-            ..Default::default()
-        };
-        let errors = ContactDetails::parse("contact_details", &input).unwrap_err();
-        assert_eq!(errors[0].field, "contact_details.email");
     }
 }

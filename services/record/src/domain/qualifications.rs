@@ -5,11 +5,11 @@ use chrono::NaiveDate;
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::FieldViolation;
 
-use super::checks::{Checker, Use};
 use super::enums::{
     ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, Route, RouteStatus,
     StatusType,
 };
+use portal_common::checks::{Checker, Use};
 
 /// Statutory induction began on this date; no induction starts earlier.
 pub const EARLIEST_INDUCTION_START: NaiveDate = match NaiveDate::from_ymd_opt(1999, 5, 7) {

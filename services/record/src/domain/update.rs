@@ -9,14 +9,6 @@ use super::{ContactDetails, Person, PersonStatus, PreviousName};
 
 const PARENT: &str = "teacher";
 const MASK: &str = "update_mask";
-const CONTACT_FIELDS: [&str; 6] = [
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "town",
-    "postcode",
-];
 
 /// The masked fields of an UpdateTeacher request, parsed. `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,8 +18,8 @@ pub struct TeacherUpdate {
     pub last_name: Option<NamePart>,
     pub date_of_birth: Option<DateOfBirth>,
     pub nino: Option<Option<Nino>>,
-    /// Contact fields to change, by name, with their new values.
-    pub contact: Vec<(&'static str, String)>,
+    /// Contact fields to change, and the checked details holding their new values.
+    pub contact: Option<(Vec<&'static str>, ContactDetails)>,
     pub status: Option<PersonStatus>,
     pub merged_into: Option<Option<Trn>>,
 }
@@ -53,10 +45,7 @@ impl TeacherUpdate {
         let field = |name: &str| format!("{PARENT}.{name}");
         let mut violations = Vec::new();
         let mut update = Self::default();
-        let contact = ContactDetails::parse(
-            &field("contact_details"),
-            &input.contact_details.clone().unwrap_or_default(),
-        );
+        let mut contact_paths = Vec::new();
         for path in paths {
             match path.as_str() {
                 "first_name" => {
@@ -108,35 +97,26 @@ impl TeacherUpdate {
                         )
                     };
                 }
-                contact_path => {
-                    let names: &[&str] = match contact_path.strip_prefix("contact_details") {
-                        Some("") => &CONTACT_FIELDS,
-                        Some(sub) => match CONTACT_FIELDS
-                            .iter()
-                            .find(|name| sub.strip_prefix('.') == Some(**name))
-                        {
-                            Some(name) => std::slice::from_ref(name),
-                            None => &[],
-                        },
-                        None => &[],
-                    };
-                    if names.is_empty() {
-                        violations.push(FieldViolation::new(
-                            MASK,
-                            format!("`{contact_path}` is not a field that can be changed"),
-                        ));
-                    }
-                    for &name in names {
-                        let path = format!("{}.{name}", field("contact_details"));
-                        match &contact {
-                            Ok(details) => update.contact.push((name, details.get(name))),
-                            Err(errors) => {
-                                violations
-                                    .extend(errors.iter().filter(|e| e.field == path).cloned());
-                            }
-                        }
-                    }
+                contact_path if contact_path.starts_with("contact_details") => {
+                    contact_paths.push(contact_path.to_owned());
                 }
+                other => violations.push(FieldViolation::new(
+                    MASK,
+                    format!("`{other}` is not a field that can be changed"),
+                )),
+            }
+        }
+        if !contact_paths.is_empty() {
+            let parent = field("contact_details");
+            let change = input.contact_details.clone().unwrap_or_default();
+            let checked = ContactDetails::masked(&contact_paths).and_then(|fields| {
+                ContactDetails::default()
+                    .updated(&parent, &change, &contact_paths)
+                    .map(|details| (fields, details))
+            });
+            match checked {
+                Ok(contact) => update.contact = Some(contact),
+                Err(errors) => violations.extend(errors),
             }
         }
         if violations.is_empty() {
@@ -149,33 +129,6 @@ impl TeacherUpdate {
 
 fn keep<T>(violations: &mut Vec<FieldViolation>, parsed: Result<T, FieldViolation>) -> Option<T> {
     parsed.map_err(|v| violations.push(v)).ok()
-}
-
-impl ContactDetails {
-    /// One field by its name in the API.
-    fn get(&self, name: &str) -> String {
-        match name {
-            "email" => &self.email,
-            "phone" => &self.phone,
-            "address_line1" => &self.address_line1,
-            "address_line2" => &self.address_line2,
-            "town" => &self.town,
-            _ => &self.postcode,
-        }
-        .clone()
-    }
-
-    fn set(&mut self, name: &str, value: String) {
-        let field = match name {
-            "email" => &mut self.email,
-            "phone" => &mut self.phone,
-            "address_line1" => &mut self.address_line1,
-            "address_line2" => &mut self.address_line2,
-            "town" => &mut self.town,
-            _ => &mut self.postcode,
-        };
-        *field = value;
-    }
 }
 
 impl Person {
@@ -206,8 +159,10 @@ impl Person {
         if let Some(nino) = &update.nino {
             self.nino = nino.as_ref().map(|n| n.as_str().to_owned());
         }
-        for (name, value) in &update.contact {
-            self.contact.set(name, value.clone());
+        if let Some((fields, details)) = &update.contact {
+            for field in fields {
+                self.contact.set(field, details.get(field));
+            }
         }
         if let Some(status) = update.status {
             self.status = status;

@@ -240,3 +240,33 @@ pub mod alert_type {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod change_request {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "change_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub person_id: i64,
+        pub kind: String,
+        pub status: String,
+        pub requested_first_name: Option<String>,
+        pub requested_middle_name: Option<String>,
+        pub requested_last_name: Option<String>,
+        pub requested_date_of_birth: Option<Date>,
+        pub evidence_file_name: String,
+        pub evidence_content_type: String,
+        pub evidence: Option<Vec<u8>>,
+        pub created_at: DateTimeUtc,
+        pub decided_at: Option<DateTimeUtc>,
+        pub decided_by: Option<String>,
+        pub reject_reason: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,8 +1,11 @@
 //! Persistence of teacher records. Every change, and every read by anyone but the teacher, is
 //! written with its audit event in one transaction.
 
+mod changes;
 pub mod entities;
 mod rows;
+
+pub use changes::ChangeRow;
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -728,6 +731,62 @@ mod tests {
         ));
         assert_eq!(bare_count, full_count);
         assert_eq!(*full_count, 8);
+    }
+
+    #[tokio::test]
+    async fn decided_evidence_is_deleted_after_its_retention() {
+        use crate::domain::{Decision, NewChangeRequest};
+        use dqt_proto::dqt::portal::v1 as pb;
+        let (store, _) = counted_store().await;
+        let record = demo_drafts()[0]
+            .parse(store.catalogue(), REFERENCE_DATE)
+            .unwrap();
+        let caller = caller();
+        let audit = || AuditEntry {
+            caller: &caller,
+            action: "test",
+        };
+        let trn = store.insert_records(&[record], audit()).await.unwrap()[0];
+        let request = NewChangeRequest::name(&pb::RequestNameChangeRequest {
+            first_name: "Zoë".into(),
+            last_name: "Kelly".into(),
+            evidence_file_name: "deed.pdf".into(),
+            evidence: b"%PDF-1.7".to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
+        let (open, _) = store
+            .create_change_request(trn, &request, audit())
+            .await
+            .unwrap();
+        let later = Utc::now() + chrono::Duration::seconds(5);
+        assert_eq!(
+            store.delete_expired_evidence(later).await.unwrap(),
+            0,
+            "open: kept"
+        );
+        store
+            .review_change_request(open.id, &Decision::Approve, audit())
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .delete_expired_evidence(Utc::now() - chrono::Duration::seconds(5))
+                .await
+                .unwrap(),
+            0,
+            "retention not over"
+        );
+        assert_eq!(store.delete_expired_evidence(later).await.unwrap(), 1);
+        let (rows, _) = store
+            .change_requests(None, None, 10, audit())
+            .await
+            .unwrap();
+        assert_eq!(rows[0].0.evidence, None);
+        assert_eq!(
+            rows[0].0.evidence_file_name, "deed.pdf",
+            "the decision's facts stay"
+        );
     }
 
     #[tokio::test]

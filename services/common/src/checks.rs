@@ -1,9 +1,9 @@
 //! Collects the violations of one request part, field by field, so that the caller learns of
 //! every bad field at once. Messages never repeat the value.
 
+use crate::error::FieldViolation;
+use crate::values::parse_date;
 use chrono::NaiveDate;
-use portal_common::FieldViolation;
-use portal_common::values::parse_date;
 
 /// No date on a record is earlier than this.
 pub const EARLIEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
