@@ -109,10 +109,17 @@ impl Stack {
                 signer.clone(),
                 sessions.clone(),
                 portal_gateway::source::TrustedProxies::new(config.trusted_proxies.clone()),
-                to(Component::Identity)?,
-                to(Component::Record)?,
-                to(Component::Document)?,
-                to(Component::Employment)?,
+                portal_gateway::limits::CheckLimits::new(
+                    sessions.store().clone(),
+                    config.employer_checks_per_minute,
+                    config.employer_checks_per_day,
+                ),
+                portal_gateway::Upstreams {
+                    identity: to(Component::Identity)?,
+                    record: to(Component::Record)?,
+                    document: to(Component::Document)?,
+                    employment: to(Component::Employment)?,
+                },
             ),
         })
     }

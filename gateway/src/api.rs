@@ -21,7 +21,9 @@ use portal_common::{Caller, Principal, Signer};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
+use crate::Upstreams;
 use crate::auth::Session;
+use crate::limits::CheckLimits;
 use crate::source::TrustedProxies;
 
 /// How the gateway names itself when it calls on behalf of someone not signed in.
@@ -32,6 +34,7 @@ const GATEWAY: &str = "gateway";
 pub struct Gateway {
     signer: Signer,
     trusted_proxies: TrustedProxies,
+    check_limits: CheckLimits,
     identity: IdentityServiceClient<Channel>,
     record: RecordServiceClient<Channel>,
     document: DocumentServiceClient<Channel>,
@@ -42,18 +45,17 @@ impl Gateway {
     pub fn new(
         signer: Signer,
         trusted_proxies: TrustedProxies,
-        identity: Channel,
-        record: Channel,
-        document: Channel,
-        employment: Channel,
+        check_limits: CheckLimits,
+        upstreams: Upstreams,
     ) -> Self {
         Self {
             signer,
             trusted_proxies,
-            identity: IdentityServiceClient::new(identity),
-            record: RecordServiceClient::new(record),
-            document: DocumentServiceClient::new(document),
-            employment: EmploymentServiceClient::new(employment),
+            check_limits,
+            identity: IdentityServiceClient::new(upstreams.identity),
+            record: RecordServiceClient::new(upstreams.record),
+            document: DocumentServiceClient::new(upstreams.document),
+            employment: EmploymentServiceClient::new(upstreams.employment),
         }
     }
 
@@ -310,6 +312,47 @@ impl TeacherPortal for Gateway {
         Ok(Response::new(pb::DeleteMyEmploymentResponse {}))
     }
 
+    async fn list_my_record_checks(
+        &self,
+        request: Request<pb::ListMyRecordChecksRequest>,
+    ) -> Reply<pb::ListMyRecordChecksResponse> {
+        let mut checks = self
+            .record
+            .clone()
+            .list_my_record_checks(self.pass_on(&request))
+            .await?
+            .into_inner();
+        // The record service knows client ids; teachers are shown who those clients are.
+        let mut ids: Vec<String> = checks
+            .checks
+            .iter()
+            .map(|c| c.organisation.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        if !ids.is_empty() {
+            let message = identity::DescribeClientsRequest { client_ids: ids };
+            let (caller, deadline) = Self::caller(&request);
+            let caller = Caller {
+                principal: Principal::Service(GATEWAY.to_owned()),
+                ..caller
+            };
+            let names = self
+                .identity
+                .clone()
+                .describe_clients(self.signer.request(message, &caller, deadline))
+                .await?
+                .into_inner()
+                .display_names;
+            for check in &mut checks.checks {
+                if let Some(name) = names.get(&check.organisation) {
+                    check.organisation = name.clone();
+                }
+            }
+        }
+        Ok(Response::new(checks))
+    }
+
     async fn download_document(
         &self,
         request: Request<pb::DownloadDocumentRequest>,
@@ -328,8 +371,43 @@ impl TeacherPortal for Gateway {
     }
 }
 
+/// The client id of an employer session (the policy table let only clients through).
+fn client_id<T>(request: &Request<T>) -> Result<String, Status> {
+    match &session(request)?.principal {
+        Principal::Client { client_id, .. } => Ok(client_id.clone()),
+        _ => Err(Status::permission_denied("clients only")),
+    }
+}
+
 #[tonic::async_trait]
 impl EmployerAccess for Gateway {
+    async fn check_teacher(
+        &self,
+        request: Request<pb::CheckTeacherRequest>,
+    ) -> Reply<pb::TeacherCheck> {
+        self.check_limits.take(&client_id(&request)?, 1).await?;
+        relay(self.record.clone().check_teacher(self.pass_on(&request))).await
+    }
+
+    async fn find_teachers(
+        &self,
+        request: Request<pb::FindTeachersRequest>,
+    ) -> Reply<pb::FindTeachersResponse> {
+        self.check_limits.take(&client_id(&request)?, 1).await?;
+        relay(self.record.clone().find_teachers(self.pass_on(&request))).await
+    }
+
+    async fn check_teachers(
+        &self,
+        request: Request<pb::CheckTeachersRequest>,
+    ) -> Reply<pb::CheckTeachersResponse> {
+        let queries = u32::try_from(request.get_ref().queries.len()).unwrap_or(u32::MAX);
+        self.check_limits
+            .take(&client_id(&request)?, queries.max(1))
+            .await?;
+        relay(self.record.clone().check_teachers(self.pass_on(&request))).await
+    }
+
     async fn verify_document(
         &self,
         request: Request<pb::VerifyDocumentRequest>,

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod limits;
 pub mod policy;
 pub mod source;
 
@@ -20,24 +21,23 @@ use tonic::service::Routes;
 use tonic::transport::Channel;
 use tower::Layer as _;
 
+/// The services the gateway calls.
+pub struct Upstreams {
+    pub identity: Channel,
+    pub record: Channel,
+    pub document: Channel,
+    pub employment: Channel,
+}
+
 /// The gateway, ready to serve.
 pub fn served(
     signer: Signer,
     sessions: Sessions,
     trusted_proxies: TrustedProxies,
-    identity: Channel,
-    record: Channel,
-    document: Channel,
-    employment: Channel,
+    check_limits: limits::CheckLimits,
+    upstreams: Upstreams,
 ) -> Served {
-    let gateway = api::Gateway::new(
-        signer,
-        trusted_proxies,
-        identity,
-        record,
-        document,
-        employment,
-    );
+    let gateway = api::Gateway::new(signer, trusted_proxies, check_limits, upstreams);
     let auth = auth::AuthorizeLayer::new(sessions);
     let routes = Routes::new(auth.layer(AuthenticationServer::new(gateway.clone())))
         .add_service(auth.layer(TeacherPortalServer::new(gateway.clone())))

@@ -168,6 +168,16 @@ pub struct Config {
     /// the request is decided.
     #[arg(long, env = "PORTAL_EVIDENCE_RETENTION_SECONDS", default_value_t = 30 * 24 * 60 * 60)]
     pub evidence_retention_seconds: u64,
+    /// Checks (a bulk query counts one per teacher) one employer client may make a minute.
+    #[arg(
+        long,
+        env = "PORTAL_EMPLOYER_CHECKS_PER_MINUTE",
+        default_value_t = 1000
+    )]
+    pub employer_checks_per_minute: u32,
+    /// Checks one employer client may make a day.
+    #[arg(long, env = "PORTAL_EMPLOYER_CHECKS_PER_DAY", default_value_t = 20_000)]
+    pub employer_checks_per_day: u32,
     #[command(flatten)]
     pub sign_in: SignInLimits,
     /// Front ends (IP addresses or CIDR blocks, comma-separated) whose `x-forwarded-for` the

@@ -173,6 +173,22 @@ impl Signer {
             .map_err(|e| e.to_string())
     }
 
+    /// A keyed fingerprint of `data` (lowercase hex), for recording that something was asked
+    /// without keeping what: unlike a plain hash it cannot be reversed by trying every
+    /// TRN and date of birth without the key.
+    pub fn fingerprint(&self, purpose: &str, data: &[u8]) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"fingerprint:");
+        mac.update(purpose.as_bytes());
+        mac.update(b":");
+        mac.update(data);
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// A signer with a fresh random key, for components that all run in one process.
     pub fn random() -> Self {
         let key: [u8; 32] = rand::random();

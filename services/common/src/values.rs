@@ -22,6 +22,19 @@ impl Trn {
             .ok_or_else(|| FieldViolation::new(field, "is not a valid teacher reference number"))
     }
 
+    /// Parses a TRN from a bulk file import: any non-digits are dropped and a number that a
+    /// spreadsheet shortened is padded back to 7 digits with leading zeros.
+    pub fn parse_lenient(field: &str, input: &str) -> Result<Self, FieldViolation> {
+        let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+        if digits.is_empty() || digits.len() > 7 {
+            return Err(FieldViolation::new(
+                field,
+                "must be a teacher reference number of up to 7 digits",
+            ));
+        }
+        Self::parse(field, &format!("{digits:0>7}"))
+    }
+
     /// A TRN from its number, when it is in 1..=9_999_999.
     pub fn from_number(number: u32) -> Option<Self> {
         (1..=9_999_999).contains(&number).then_some(Self(number))
@@ -270,6 +283,21 @@ mod tests {
             assert_eq!(err.field, "trn");
             assert!(!err.description.contains(bad) || bad.is_empty());
         }
+    }
+
+    #[test]
+    fn bulk_trns_forgive_separators_and_lost_leading_zeros() {
+        assert_eq!(
+            Trn::parse_lenient("t", "12345").unwrap().to_string(),
+            "0012345"
+        );
+        assert_eq!(
+            Trn::parse_lenient("t", "123-4567").unwrap().to_string(),
+            "1234567"
+        );
+        assert!(Trn::parse_lenient("t", "12345678").is_err());
+        assert!(Trn::parse_lenient("t", "0").is_err());
+        assert!(Trn::parse_lenient("t", "abc").is_err());
     }
 
     #[test]

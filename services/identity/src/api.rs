@@ -1,7 +1,10 @@
 //! `dqt.identity.v1.IdentityService`: sign-in of teachers and clients, sign-out, client accounts.
 
 use dqt_proto::dqt::identity::v1::identity_service_server::IdentityService;
-use dqt_proto::dqt::identity::v1::{SignInTeacherRequest, SignOutRequest, SignOutResponse};
+use dqt_proto::dqt::identity::v1::{
+    DescribeClientsRequest, DescribeClientsResponse, SignInTeacherRequest, SignOutRequest,
+    SignOutResponse,
+};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::MatchTeacherRequest;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
@@ -269,6 +272,19 @@ impl IdentityService for IdentityApi {
         Ok(Response::new(pb::RevokeTeacherSessionsResponse {
             revoked_count: i32::try_from(revoked).unwrap_or(i32::MAX),
         }))
+    }
+
+    async fn describe_clients(
+        &self,
+        request: Request<DescribeClientsRequest>,
+    ) -> Result<Response<DescribeClientsResponse>, Status> {
+        require_gateway(Caller::of(&request)?)?;
+        let ids = &request.get_ref().client_ids;
+        if ids.len() > 1000 {
+            return Err(Error::from(FieldViolation::new("client_ids", "at most 1000")).into());
+        }
+        let display_names = self.store.display_names(ids).await.map_err(Error::from)?;
+        Ok(Response::new(DescribeClientsResponse { display_names }))
     }
 
     async fn create_client(

@@ -76,6 +76,21 @@ impl Store {
             }))
     }
 
+    /// The display names of clients, by id; unknown ids are left out.
+    pub async fn display_names(
+        &self,
+        client_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, DbErr> {
+        use sea_orm::{ColumnTrait as _, QueryFilter as _};
+        Ok(client::Entity::find()
+            .filter(client::Column::ClientId.is_in(client_ids.iter().cloned()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|c| (c.client_id, c.display_name))
+            .collect())
+    }
+
     /// Inserts a client; false when the id is taken.
     pub async fn insert_client(&self, new: &NewClient<'_>) -> Result<bool, DbErr> {
         let inserted = client::Entity::insert(new.model())

@@ -5,9 +5,10 @@ use chrono::{NaiveDate, Utc};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_server::RecordService;
 use dqt_proto::dqt::record::v1::{MatchTeacherRequest, MatchTeacherResponse};
+use portal_common::principal::EMPLOYER_ROLE;
 use portal_common::principal::Principal;
-use portal_common::values::{DateOfBirth, Nino, PersonName, Trn};
-use portal_common::{Caller, FieldViolation, Violations};
+use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn, parse_date};
+use portal_common::{Caller, FieldViolation, Signer, Violations};
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
@@ -16,7 +17,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::paging;
-use crate::store::{AuditEntry, Store, TEACHER};
+use crate::store::{AuditEntry, Store, TEACHER, TrnQuery};
 use crate::views::{self, Audience};
 
 /// The only service allowed to match sign-in details.
@@ -24,16 +25,47 @@ const IDENTITY_SERVICE: &str = "identity";
 
 pub struct RecordApi {
     store: Store,
+    /// Keys the fingerprints of checks that matched nobody.
+    signer: Signer,
     /// How long evidence is kept after a decision.
     evidence_retention: chrono::Duration,
 }
 
 impl RecordApi {
-    pub fn new(store: Store, evidence_retention: chrono::Duration) -> Self {
+    pub fn new(store: Store, signer: Signer, evidence_retention: chrono::Duration) -> Self {
         Self {
             store,
+            signer,
             evidence_retention,
         }
+    }
+
+    /// The fingerprint of a check by TRN and date of birth, kept when it matched nobody.
+    fn fingerprint(&self, query: &TrnQuery) -> String {
+        self.signer.fingerprint(
+            "check",
+            format!("{}|{}", query.trn, query.date_of_birth).as_bytes(),
+        )
+    }
+}
+
+/// The most queries one CheckTeachers call may hold.
+const MAX_BULK: usize = 500;
+/// The one answer to a check that matches nobody, whatever did not match.
+const NO_MATCH: &str = "teacher matching these details";
+
+/// A check by TRN and date of birth, parsed; every bad field named.
+fn trn_query(
+    trn: Result<Trn, FieldViolation>,
+    date_field: &str,
+    date: &str,
+) -> Result<TrnQuery, Error> {
+    let date_of_birth = parse_date(date_field, date);
+    match (trn, date_of_birth) {
+        (Ok(trn), Ok(date_of_birth)) => Ok(TrnQuery { trn, date_of_birth }),
+        (trn, date) => Err(Error::InvalidArgument(
+            trn.err().into_iter().chain(date.err()).collect(),
+        )),
     }
 }
 
@@ -486,6 +518,136 @@ impl RecordService for RecordApi {
             file_name: row.evidence_file_name,
             content_type: row.evidence_content_type,
             content: row.evidence.unwrap_or_default(),
+        }))
+    }
+
+    async fn check_teacher(
+        &self,
+        request: Request<pb::CheckTeacherRequest>,
+    ) -> Reply<pb::TeacherCheck> {
+        let caller = client_with(&request, EMPLOYER_ROLE)?;
+        let input = request.get_ref();
+        let query = trn_query(
+            Trn::parse("trn", &input.trn),
+            "date_of_birth",
+            &input.date_of_birth,
+        )?;
+        let audit = AuditEntry {
+            caller,
+            action: "employer.check",
+        };
+        let answer = self
+            .store
+            .check_teachers(&[query], "employer.check", |q| self.fingerprint(q), audit)
+            .await?
+            .pop()
+            .flatten()
+            .ok_or(Error::NotFound(NO_MATCH))?;
+        Ok(Response::new(views::teacher_check(&answer)))
+    }
+
+    async fn find_teachers(
+        &self,
+        request: Request<pb::FindTeachersRequest>,
+    ) -> Reply<pb::FindTeachersResponse> {
+        let caller = client_with(&request, EMPLOYER_ROLE)?;
+        let input = request.get_ref();
+        let mut violations = Violations::new();
+        let surname = violations.check(NamePart::parse("surname", &input.surname));
+        let date_of_birth = violations.check(parse_date("date_of_birth", &input.date_of_birth));
+        let (Some(surname), Some(date_of_birth)) = (surname, date_of_birth) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        let key = surname.normalised();
+        let fingerprint = self
+            .signer
+            .fingerprint("find", format!("{key}|{date_of_birth}").as_bytes());
+        let audit = AuditEntry {
+            caller,
+            action: "employer.find",
+        };
+        let teachers = self
+            .store
+            .find_teachers(&key, date_of_birth, fingerprint, audit)
+            .await?;
+        Ok(Response::new(pb::FindTeachersResponse {
+            teachers: teachers.iter().map(views::teacher_check).collect(),
+        }))
+    }
+
+    async fn check_teachers(
+        &self,
+        request: Request<pb::CheckTeachersRequest>,
+    ) -> Reply<pb::CheckTeachersResponse> {
+        let caller = client_with(&request, EMPLOYER_ROLE)?;
+        let input = &request.get_ref().queries;
+        if input.is_empty() || input.len() > MAX_BULK {
+            return Err(Error::from(FieldViolation::new(
+                "queries",
+                format!("must hold 1 to {MAX_BULK} queries"),
+            ))
+            .into());
+        }
+        let mut violations = Vec::new();
+        let mut queries = Vec::with_capacity(input.len());
+        for (i, q) in input.iter().enumerate() {
+            let field = |name: &str| format!("queries[{i}].{name}");
+            match trn_query(
+                Trn::parse_lenient(&field("trn"), &q.trn),
+                &field("date_of_birth"),
+                &q.date_of_birth,
+            ) {
+                Ok(query) => queries.push(query),
+                Err(Error::InvalidArgument(errors)) => violations.extend(errors),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        if !violations.is_empty() {
+            return Err(Error::InvalidArgument(violations).into());
+        }
+        let audit = AuditEntry {
+            caller,
+            action: "employer.bulk_check",
+        };
+        let answers = self
+            .store
+            .check_teachers(
+                &queries,
+                "employer.bulk_check",
+                |q| self.fingerprint(q),
+                audit,
+            )
+            .await?;
+        let mut response = pb::CheckTeachersResponse::default();
+        for (query, answer) in input.iter().zip(answers) {
+            match answer {
+                Some(teacher) => response.teachers.push(views::teacher_check(&teacher)),
+                None => response.not_found.push(query.clone()),
+            }
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn list_my_record_checks(
+        &self,
+        request: Request<pb::ListMyRecordChecksRequest>,
+    ) -> Reply<pb::ListMyRecordChecksResponse> {
+        let (_, trn) = teacher(&request)?;
+        let checks = self.store.record_checks(trn).await?;
+        Ok(Response::new(pb::ListMyRecordChecksResponse {
+            checks: checks
+                .into_iter()
+                .map(|event| pb::RecordCheck {
+                    organisation: event.actor,
+                    check_time: Some(std::time::SystemTime::from(event.time).into()),
+                    kind: match event.action.as_str() {
+                        "employer.find" => pb::RecordCheckKind::Find,
+                        "employer.bulk_check" => pb::RecordCheckKind::BulkCheck,
+                        _ => pb::RecordCheckKind::Check,
+                    }
+                    .into(),
+                })
+                .collect(),
         }))
     }
 

@@ -64,7 +64,7 @@ pub async fn served(config: &Config, signer: &Signer) -> Result<Served, error::E
     );
     tokio::spawn(delete_expired_evidence(store.clone(), retention));
     let api = RecordServiceServer::with_interceptor(
-        api::RecordApi::new(store, retention),
+        api::RecordApi::new(store, signer.clone(), retention),
         signer.interceptor(),
     );
     Ok(Served {

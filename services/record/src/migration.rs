@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0001Persons),
             Box::new(M0002Qualifications),
             Box::new(M0003ChangeRequests),
+            Box::new(M0004EmployerChecks),
         ]
     }
 }
@@ -480,6 +481,41 @@ impl MigrationTrait for M0003ChangeRequests {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table("change_requests").to_owned())
+            .await
+    }
+}
+
+/// Employer checks are audit events; one that matched nobody keeps only a keyed fingerprint
+/// of what was asked.
+struct M0004EmployerChecks;
+
+impl MigrationName for M0004EmployerChecks {
+    fn name(&self) -> &str {
+        "m0004_employer_checks"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004EmployerChecks {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("audit_events")
+                    .add_column(string_len_null("query_fingerprint", 64))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("audit_events")
+                    .drop_column("query_fingerprint")
+                    .to_owned(),
+            )
             .await
     }
 }

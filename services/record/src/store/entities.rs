@@ -90,6 +90,7 @@ pub mod audit_event {
         pub trn: Option<String>,
         pub request_id: String,
         pub on_behalf_of: Option<String>,
+        pub query_fingerprint: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,10 +2,12 @@
 //! written with its audit event in one transaction.
 
 mod changes;
+mod checks;
 pub mod entities;
 mod rows;
 
 pub use changes::ChangeRow;
+pub use checks::{CHECK_ACTIONS, TrnQuery};
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -26,8 +28,8 @@ use crate::domain::{
 };
 use crate::error::Error;
 use entities::{
-    alert, alert_type, audit_event, induction_exemption, induction_period, mandatory_qualification,
-    npq_qualification, person, previous_name, professional_status, trn_allocation,
+    alert, alert_type, audit_event, induction_exemption, induction_period, person, previous_name,
+    trn_allocation,
 };
 
 /// What a missing record is called in errors.
@@ -51,6 +53,7 @@ impl AuditEntry<'_> {
             trn: Set(trn.map(|t| t.to_string())),
             request_id: Set(self.caller.request_id.clone()),
             on_behalf_of: Set(self.caller.on_behalf_of.clone()),
+            query_fingerprint: Set(None),
             ..Default::default()
         }
     }
@@ -535,18 +538,24 @@ async fn load_person(
         .transpose()
 }
 
-/// The rows of one table that belong to person `id`, in `order`.
+/// The rows of one table that belong to the persons `ids`, grouped by person, each group in
+/// `order`: one query however many persons.
 async fn children<E: EntityTrait>(
     db: &impl ConnectionTrait,
     person_column: E::Column,
-    id: i64,
+    ids: &[i64],
     order: &[E::Column],
-) -> Result<Vec<E::Model>, DbErr> {
-    let mut query = E::find().filter(person_column.eq(id));
+    person_of: impl Fn(&E::Model) -> i64,
+) -> Result<HashMap<i64, Vec<E::Model>>, DbErr> {
+    let mut query = E::find().filter(person_column.is_in(ids.iter().copied()));
     for &column in order {
         query = query.order_by_asc(column);
     }
-    query.all(db).await
+    let mut grouped: HashMap<i64, Vec<E::Model>> = HashMap::new();
+    for row in query.all(db).await? {
+        grouped.entry(person_of(&row)).or_default().push(row);
+    }
+    Ok(grouped)
 }
 
 /// A whole record: eight queries however much it holds.
@@ -560,71 +569,89 @@ async fn load(
         return Ok(None);
     };
     let id = row.id;
-    let statuses = children::<professional_status::Entity>(
-        db,
-        professional_status::Column::PersonId,
-        id,
-        &[professional_status::Column::Id],
-    )
-    .await?;
-    let exemptions = children::<induction_exemption::Entity>(
-        db,
-        induction_exemption::Column::PersonId,
-        id,
-        &[induction_exemption::Column::Id],
-    )
-    .await?;
-    let periods = children::<induction_period::Entity>(
-        db,
-        induction_period::Column::PersonId,
-        id,
-        &[
-            induction_period::Column::StartDate,
-            induction_period::Column::Id,
-        ],
-    )
-    .await?;
-    let npqs = children::<npq_qualification::Entity>(
-        db,
-        npq_qualification::Column::PersonId,
-        id,
-        &[
-            npq_qualification::Column::AwardedDate,
-            npq_qualification::Column::Id,
-        ],
-    )
-    .await?;
-    let mqs = children::<mandatory_qualification::Entity>(
-        db,
-        mandatory_qualification::Column::PersonId,
-        id,
-        &[
-            mandatory_qualification::Column::StartDate,
-            mandatory_qualification::Column::Id,
-        ],
-    )
-    .await?;
-    let alerts = children::<alert::Entity>(
-        db,
-        alert::Column::PersonId,
-        id,
-        &[alert::Column::StartDate, alert::Column::Id],
-    )
-    .await?;
-    let teacher = rows::teacher(
-        person,
-        &row,
-        rows::Children {
-            statuses,
-            exemptions,
-            periods,
-            npqs,
-            mqs,
-            alerts,
-        },
-        catalogue,
-    )?;
+    let teacher = assemble(db, catalogue, vec![(row, person)])
+        .await?
+        .pop()
+        .ok_or(Error::NotFound(TEACHER))?;
     Ok(Some((id, teacher)))
+}
+
+/// Whole records of persons already read: six queries however many persons and whatever they
+/// hold.
+async fn assemble(
+    db: &impl ConnectionTrait,
+    catalogue: &AlertCatalogue,
+    persons: Vec<(person::Model, Person)>,
+) -> Result<Vec<Teacher>, Error> {
+    let ids: Vec<i64> = persons.iter().map(|(row, _)| row.id).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    use entities::{
+        alert as a, induction_exemption as e, induction_period as p, mandatory_qualification as m,
+        npq_qualification as n, professional_status as s,
+    };
+    let mut statuses =
+        children::<s::Entity>(db, s::Column::PersonId, &ids, &[s::Column::Id], |r| {
+            r.person_id
+        })
+        .await?;
+    let mut exemptions =
+        children::<e::Entity>(db, e::Column::PersonId, &ids, &[e::Column::Id], |r| {
+            r.person_id
+        })
+        .await?;
+    let mut periods = children::<p::Entity>(
+        db,
+        p::Column::PersonId,
+        &ids,
+        &[p::Column::StartDate, p::Column::Id],
+        |r| r.person_id,
+    )
+    .await?;
+    let mut npqs = children::<n::Entity>(
+        db,
+        n::Column::PersonId,
+        &ids,
+        &[n::Column::AwardedDate, n::Column::Id],
+        |r| r.person_id,
+    )
+    .await?;
+    let mut mqs = children::<m::Entity>(
+        db,
+        m::Column::PersonId,
+        &ids,
+        &[m::Column::StartDate, m::Column::Id],
+        |r| r.person_id,
+    )
+    .await?;
+    let mut alerts = children::<a::Entity>(
+        db,
+        a::Column::PersonId,
+        &ids,
+        &[a::Column::StartDate, a::Column::Id],
+        |r| r.person_id,
+    )
+    .await?;
+    persons
+        .into_iter()
+        .map(|(row, person)| {
+            let id = row.id;
+            rows::teacher(
+                person,
+                &row,
+                rows::Children {
+                    statuses: statuses.remove(&id).unwrap_or_default(),
+                    exemptions: exemptions.remove(&id).unwrap_or_default(),
+                    periods: periods.remove(&id).unwrap_or_default(),
+                    npqs: npqs.remove(&id).unwrap_or_default(),
+                    mqs: mqs.remove(&id).unwrap_or_default(),
+                    alerts: alerts.remove(&id).unwrap_or_default(),
+                },
+                catalogue,
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -731,6 +758,46 @@ mod tests {
         ));
         assert_eq!(bare_count, full_count);
         assert_eq!(*full_count, 8);
+    }
+
+    #[tokio::test]
+    async fn a_bulk_check_issues_a_fixed_number_of_queries_however_many_it_holds() {
+        let (store, statements) = counted_store().await;
+        let drafts = demo_drafts();
+        let records: Vec<NewRecord> = (0..50)
+            .map(|i| {
+                drafts[i % 3]
+                    .parse(store.catalogue(), REFERENCE_DATE)
+                    .unwrap()
+            })
+            .collect();
+        let caller = caller();
+        let audit = || AuditEntry {
+            caller: &caller,
+            action: "test",
+        };
+        let trns = store.insert_records(&records, audit()).await.unwrap();
+        let query = |i: usize| TrnQuery {
+            trn: trns[i],
+            date_of_birth: records[i].date_of_birth.unwrap().date(),
+        };
+        let mut counts = Vec::new();
+        for size in [1, 50] {
+            let mut queries: Vec<TrnQuery> = (0..size).map(query).collect();
+            queries.push(TrnQuery {
+                trn: Trn::from_number(9_999_999).unwrap(),
+                ..query(0)
+            });
+            let before = statements.load(Ordering::SeqCst);
+            let answers = store
+                .check_teachers(&queries, "employer.bulk_check", |_| "f".into(), audit())
+                .await
+                .unwrap();
+            counts.push(statements.load(Ordering::SeqCst) - before);
+            assert_eq!(answers.iter().filter(|a| a.is_some()).count(), size);
+            assert!(answers.last().unwrap().is_none());
+        }
+        assert_eq!(counts[0], counts[1], "{counts:?}");
     }
 
     #[tokio::test]
