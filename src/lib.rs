@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
+pub mod bench;
 pub mod demo;
 
 /// Running components and the means to stop them.

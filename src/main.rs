@@ -47,6 +47,25 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Measures the whole stack under load: a portal started as `portal up` does (embedded
+    /// stores, or PostgreSQL and Redis when their URLs are set), or a running one (--addr).
+    Bench {
+        /// The scenario to measure.
+        #[arg(value_enum)]
+        scenario: portal::bench::Scenario,
+        #[command(flatten)]
+        load: portal::bench::Load,
+        /// The gateway of a running portal (then PORTAL_ADMIN_CLIENT_SECRET and, for
+        /// record-direct at --record-addr, PORTAL_INTERNAL_SIGNING_KEY must be those it runs
+        /// with).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+        /// Teachers (with sessions) made for the run.
+        #[arg(long, default_value_t = 100)]
+        teachers: usize,
+        #[command(flatten)]
+        config: Config,
+    },
     /// Applies every service's database migrations and exits.
     Migrate {
         #[command(flatten)]
@@ -95,6 +114,16 @@ async fn main() -> anyhow::Result<()> {
             let _telemetry = portal_common::telemetry::init("seed").map_err(anyhow::Error::msg)?;
             portal::demo::seed(&config, teachers, seed).await
         }
+        Command::Bench {
+            scenario,
+            load,
+            addr,
+            teachers,
+            config,
+        } => {
+            let _telemetry = portal_common::telemetry::init("bench").map_err(anyhow::Error::msg)?;
+            bench(scenario, load, addr, teachers, &config).await
+        }
         Command::Migrate { config } => {
             let _telemetry =
                 portal_common::telemetry::init("migrate").map_err(anyhow::Error::msg)?;
@@ -138,5 +167,66 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
+    }
+}
+
+async fn bench(
+    scenario: portal::bench::Scenario,
+    load: portal::bench::Load,
+    addr: Option<std::net::SocketAddr>,
+    teachers: usize,
+    config: &Config,
+) -> anyhow::Result<()> {
+    use portal::bench::{Spawned, Target, run, usage};
+    let json = load.json;
+    let Some(gateway) = addr else {
+        let spawned = Spawned::start()?;
+        let pid = spawned.pid();
+        let target = Target {
+            gateway: spawned.target.gateway,
+            record: spawned.target.record,
+            signer: spawned.target.signer.clone(),
+            admin_secret: spawned.target.admin_secret.clone(),
+        };
+        let outcome = run(target, scenario, load, teachers).await;
+        let portal = usage(pid);
+        spawned.stop()?;
+        outcome?;
+        report_usage("portal up", portal, json);
+        report_usage("bench", usage(std::process::id()), json);
+        return Ok(());
+    };
+    let target = Target {
+        gateway,
+        // `--record-addr` (PORTAL_RECORD_ADDR), for record-direct.
+        record: Some(config.addresses.record_addr),
+        signer: config
+            .configured_signer()
+            .map_err(anyhow::Error::msg)?
+            .unwrap_or_else(Signer::random),
+        admin_secret: config
+            .admin_client_secret
+            .clone()
+            .context("PORTAL_ADMIN_CLIENT_SECRET: the admin secret of the portal under test")?,
+    };
+    run(target, scenario, load, teachers).await?;
+    report_usage("bench", usage(std::process::id()), json);
+    Ok(())
+}
+
+fn report_usage(process: &str, usage: Option<(f64, u64)>, json: bool) {
+    let Some((cpu, peak_kb)) = usage else {
+        return;
+    };
+    if json {
+        println!(
+            "{{\"process\":\"{process}\",\"cpu_seconds\":{cpu:.2},\"peak_rss_mb\":{:.1}}}",
+            peak_kb as f64 / 1024.0
+        );
+    } else {
+        println!(
+            "{process}: {cpu:.2} s CPU, {:.1} MB peak memory",
+            peak_kb as f64 / 1024.0
+        );
     }
 }

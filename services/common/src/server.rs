@@ -9,7 +9,6 @@ use std::time::Duration;
 use http::{HeaderValue, Request, Response};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -114,14 +113,16 @@ pub async fn serve(
             }
         }
     };
+    // The builder's TCP options apply only to sockets it binds itself: accepted connections
+    // get no-delay here, or small responses wait out Nagle's algorithm against delayed ACKs.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let server = Server::builder()
-        .tcp_nodelay(true)
         .concurrency_limit_per_connection(256)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .layer(RequestIdLayer)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop);
+        .serve_with_incoming_shutdown(incoming, stop);
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => result,

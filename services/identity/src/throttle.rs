@@ -25,8 +25,12 @@ pub enum Gate {
 /// The counts that decide an attempt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
-    /// Failures for the TRN in the window, this attempt included.
+    /// Attempts for the TRN in the window that have not succeeded (failed, or still being
+    /// matched), this one included: what the lock counts, so that concurrent guesses cannot
+    /// outrun it.
     pub trn_attempts: i64,
+    /// Failures for the TRN in the window: what the captcha step-up counts.
+    pub trn_failures: i64,
     /// Failures from the source in the window.
     pub source_failures: i64,
     /// Time left on a lock of the TRN or of the source (zero when neither is locked).
@@ -43,12 +47,11 @@ pub fn decide(limits: &SignInLimits, counts: Counts) -> Gate {
     if counts.trn_attempts > i64::from(limits.trn_lock_after_failures) {
         return Gate::Locked(lock);
     }
-    let earlier_failures = counts.trn_attempts - 1;
     let after = i64::from(limits.captcha_after_failures);
     let captcha = match limits.captcha {
         CaptchaMode::Always => true,
         CaptchaMode::Off => false,
-        CaptchaMode::StepUp => earlier_failures >= after || counts.source_failures >= after,
+        CaptchaMode::StepUp => counts.trn_failures >= after || counts.source_failures >= after,
     };
     Gate::Open { captcha }
 }
@@ -63,6 +66,7 @@ pub struct Attempt {
 
 #[derive(Debug)]
 struct Keys {
+    trn_attempts: String,
     trn_failures: String,
     trn_lock: String,
     /// `None` when the source is unknown: such attempts are limited per TRN only.
@@ -81,6 +85,7 @@ impl Keys {
                 .collect::<String>()
         });
         Self {
+            trn_attempts: format!("dqt:sign-in:trn:{trn}:attempts"),
             trn_failures: format!("dqt:sign-in:trn:{trn}:failures"),
             trn_lock: format!("dqt:sign-in:trn:{trn}:lock"),
             source_failures: source
@@ -115,25 +120,30 @@ impl Throttle {
     /// outrun the limit. The same work is done whether or not the TRN exists.
     pub async fn admit(&self, trn: Trn, source: &str) -> Result<Attempt, Error> {
         let keys = Keys::new(trn, source);
+        // One round trip: the locks, then the TRN's and the source's failures.
         let mut read = vec![keys.trn_lock.clone()];
         read.extend(keys.source_lock.clone());
+        read.push(keys.trn_failures.clone());
         read.extend(keys.source_failures.clone());
         let counters = self.store.counters(&read).await?;
+        let locks = if keys.source_lock.is_some() { 2 } else { 1 };
         let locked_for = counters
             .iter()
-            .take(if keys.source_lock.is_some() { 2 } else { 1 })
+            .take(locks)
             .filter(|(count, _)| *count > 0)
             .map(|(_, left)| *left)
             .max()
             .unwrap_or_default();
-        let source_failures = keys
-            .source_failures
-            .as_ref()
-            .and_then(|_| counters.last())
-            .map_or(0, |(count, _)| *count);
+        let count = |i: usize| counters.get(i).map_or(0, |(count, _)| *count);
+        let trn_failures = count(locks);
+        let source_failures = if keys.source_failures.is_some() {
+            count(locks + 1)
+        } else {
+            0
+        };
         let trn_attempts = if locked_for.is_zero() {
             self.store
-                .add(std::slice::from_ref(&keys.trn_failures), 1, self.window())
+                .add(std::slice::from_ref(&keys.trn_attempts), 1, self.window())
                 .await?
                 .first()
                 .copied()
@@ -143,6 +153,7 @@ impl Throttle {
         };
         let counts = Counts {
             trn_attempts,
+            trn_failures,
             source_failures,
             locked_for,
         };
@@ -158,7 +169,7 @@ impl Throttle {
     pub async fn withdraw(&self, attempt: &Attempt) -> Result<(), Error> {
         self.store
             .add(
-                std::slice::from_ref(&attempt.keys.trn_failures),
+                std::slice::from_ref(&attempt.keys.trn_attempts),
                 -1,
                 self.window(),
             )
@@ -170,6 +181,13 @@ impl Throttle {
     /// source at its limit is locked.
     pub async fn failed(&self, attempt: &Attempt) -> Result<(), Error> {
         let lock = Duration::from_secs(self.limits.lock_seconds);
+        self.store
+            .add(
+                std::slice::from_ref(&attempt.keys.trn_failures),
+                1,
+                self.window(),
+            )
+            .await?;
         if attempt.counts.trn_attempts >= i64::from(self.limits.trn_lock_after_failures) {
             tracing::warn!("a TRN is locked after repeated failed sign-ins");
             self.store
@@ -194,11 +212,13 @@ impl Throttle {
         Ok(())
     }
 
-    /// The teacher signed in: the TRN's failures are forgotten.
+    /// The teacher signed in: the TRN's attempts and failures are forgotten.
     pub async fn succeeded(&self, attempt: &Attempt) -> Result<(), Error> {
-        self.store
-            .delete(std::slice::from_ref(&attempt.keys.trn_failures))
-            .await?;
+        let keys = [
+            attempt.keys.trn_attempts.clone(),
+            attempt.keys.trn_failures.clone(),
+        ];
+        self.store.delete(&keys).await?;
         Ok(())
     }
 }
@@ -218,11 +238,13 @@ mod tests {
         }
     }
 
-    fn gate(captcha: CaptchaMode, trn_attempts: i64, source_failures: i64) -> Gate {
+    /// The gate for an attempt that follows `trn_failures` failures for the TRN.
+    fn gate(captcha: CaptchaMode, trn_failures: i64, source_failures: i64) -> Gate {
         decide(
             &limits(captcha),
             Counts {
-                trn_attempts,
+                trn_attempts: trn_failures + 1,
+                trn_failures,
                 source_failures,
                 locked_for: Duration::ZERO,
             },
@@ -232,11 +254,11 @@ mod tests {
     #[test]
     fn step_up_asks_for_a_captcha_after_three_failures_for_a_trn_or_a_source() {
         use CaptchaMode::StepUp;
-        assert_eq!(gate(StepUp, 1, 0), Gate::Open { captcha: false });
-        assert_eq!(gate(StepUp, 3, 0), Gate::Open { captcha: false });
-        assert_eq!(gate(StepUp, 4, 0), Gate::Open { captcha: true });
-        assert_eq!(gate(StepUp, 1, 2), Gate::Open { captcha: false });
-        assert_eq!(gate(StepUp, 1, 3), Gate::Open { captcha: true });
+        assert_eq!(gate(StepUp, 0, 0), Gate::Open { captcha: false });
+        assert_eq!(gate(StepUp, 2, 0), Gate::Open { captcha: false });
+        assert_eq!(gate(StepUp, 3, 0), Gate::Open { captcha: true });
+        assert_eq!(gate(StepUp, 0, 2), Gate::Open { captcha: false });
+        assert_eq!(gate(StepUp, 0, 3), Gate::Open { captcha: true });
     }
 
     #[test]
@@ -245,16 +267,30 @@ mod tests {
             gate(CaptchaMode::Always, 1, 0),
             Gate::Open { captcha: true }
         );
-        assert_eq!(gate(CaptchaMode::Off, 5, 29), Gate::Open { captcha: false });
+        assert_eq!(gate(CaptchaMode::Off, 4, 29), Gate::Open { captcha: false });
     }
 
     #[test]
     fn the_sixth_attempt_within_the_window_is_locked_out() {
-        assert_eq!(gate(CaptchaMode::Off, 5, 0), Gate::Open { captcha: false });
+        assert_eq!(gate(CaptchaMode::Off, 4, 0), Gate::Open { captcha: false });
         assert_eq!(
-            gate(CaptchaMode::Off, 6, 0),
+            gate(CaptchaMode::Off, 5, 0),
             Gate::Locked(Duration::from_secs(900))
         );
+    }
+
+    #[test]
+    fn attempts_still_being_matched_do_not_ask_for_a_captcha() {
+        let gate = decide(
+            &limits(CaptchaMode::StepUp),
+            Counts {
+                trn_attempts: 4,
+                trn_failures: 0,
+                source_failures: 0,
+                locked_for: Duration::ZERO,
+            },
+        );
+        assert_eq!(gate, Gate::Open { captcha: false });
     }
 
     #[test]
@@ -263,6 +299,7 @@ mod tests {
             &limits(CaptchaMode::Off),
             Counts {
                 trn_attempts: 0,
+                trn_failures: 0,
                 source_failures: 0,
                 locked_for: Duration::from_secs(42),
             },

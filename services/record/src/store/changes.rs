@@ -1,12 +1,13 @@
 //! Contact details and change requests: the teacher's own changes, and their review.
 
 use chrono::{DateTime, Utc};
+use portal_common::db::begin_write;
 use portal_common::values::Trn;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, DbErr, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, SqlErr, TransactionTrait as _,
+    QueryOrder as _, QuerySelect as _, SqlErr,
 };
 
 use super::entities::{change_request, person};
@@ -123,7 +124,7 @@ impl Store {
         limit: u64,
         audit: AuditEntry<'_>,
     ) -> Result<(Vec<ChangeRow>, Option<i64>), Error> {
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let mut query = change_request::Entity::find()
             .order_by_asc(change_request::Column::Id)
             .limit(limit + 1);
@@ -161,7 +162,7 @@ impl Store {
         decision: &Decision,
         audit: AuditEntry<'_>,
     ) -> Result<ChangeRow, Error> {
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let request = change_request::Entity::find_by_id(id)
             .lock_exclusive()
             .one(&txn)
@@ -238,7 +239,7 @@ impl Store {
         retention: chrono::Duration,
         audit: AuditEntry<'_>,
     ) -> Result<change_request::Model, Error> {
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let request = change_request::Entity::find_by_id(id)
             .one(&txn)
             .await?

@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use portal_common::db::begin_write;
 use portal_common::values::Trn;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, TransactionTrait as _,
+    QueryOrder as _, QuerySelect as _,
 };
 
 use super::entities::{audit_event, person, previous_name};
@@ -71,7 +72,7 @@ impl Store {
         fingerprint: impl Fn(&TrnQuery) -> String,
         audit: AuditEntry<'_>,
     ) -> Result<Vec<Option<Teacher>>, Error> {
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let wanted: Vec<String> = queries.iter().map(|q| q.trn.to_string()).collect();
         let mut found: HashMap<String, person::Model> = person::Entity::find()
             .filter(person::Column::Trn.is_in(wanted))
@@ -158,7 +159,7 @@ impl Store {
         fingerprint: String,
         audit: AuditEntry<'_>,
     ) -> Result<Vec<Teacher>, Error> {
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let by_previous = previous_name::Entity::find()
             .select_only()
             .column(previous_name::Column::PersonId)

@@ -14,12 +14,12 @@ use std::ops::RangeInclusive;
 
 use chrono::{NaiveDate, Utc};
 use portal_common::Caller;
+use portal_common::db::begin_write;
 use portal_common::values::Trn;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, QueryFilter as _, QueryOrder as _, QuerySelect as _,
-    TransactionTrait as _,
 };
 
 use crate::domain::{
@@ -121,7 +121,7 @@ impl Store {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let trns = self.allocate_trns(&txn, records.len()).await?;
         let now = Utc::now();
         let inserted = person::Entity::insert_many(
@@ -245,7 +245,7 @@ impl Store {
         trn: Trn,
         audit: AuditEntry<'_>,
     ) -> Result<Option<Teacher>, Error> {
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let teacher = load(&txn, &self.catalogue, trn, false).await?;
         if teacher.is_some() {
             audit.model(Some(trn)).insert(&txn).await?;
@@ -273,7 +273,7 @@ impl Store {
     /// Opens a change of the record of `trn`: a transaction holding the person's row lock,
     /// the record as it stands, and the person's row id.
     async fn begin_change(&self, trn: Trn) -> Result<(DatabaseTransaction, i64, Teacher), Error> {
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let (id, teacher) = load(&txn, &self.catalogue, trn, true)
             .await?
             .ok_or(Error::NotFound(TEACHER))?;
@@ -422,7 +422,7 @@ impl Store {
         limit: u64,
         audit: AuditEntry<'_>,
     ) -> Result<AuditPage, Error> {
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let mut query = audit_event::Entity::find()
             .order_by_desc(audit_event::Column::Id)
             .limit(limit + 1);
