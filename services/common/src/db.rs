@@ -56,3 +56,22 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
     })
     .await
 }
+
+/// Runs schema statements on PostgreSQL only (for what SQLite has no notion of, such as
+/// column types it does not enforce).
+pub async fn on_postgres(
+    manager: &sea_orm_migration::SchemaManager<'_>,
+    statements: &[&str],
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    use sea_orm::ConnectionTrait as _;
+    for statement in statements {
+        manager
+            .get_connection()
+            .execute_unprepared(statement)
+            .await?;
+    }
+    Ok(())
+}

@@ -8,7 +8,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Employments)]
+        vec![Box::new(M0001Employments), Box::new(M0002TextTrn)]
     }
 }
 
@@ -57,5 +57,34 @@ impl MigrationTrait for M0001Employments {
         manager
             .drop_table(Table::drop().table("employments").to_owned())
             .await
+    }
+}
+
+/// The TRN as `varchar(7)`: PostgreSQL compares a `char` column with the driver's text
+/// parameters by casting the column, which its index does not serve.
+struct M0002TextTrn;
+
+impl MigrationName for M0002TextTrn {
+    fn name(&self) -> &str {
+        "m0002_text_trn"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002TextTrn {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        portal_common::db::on_postgres(
+            manager,
+            &["ALTER TABLE employments ALTER COLUMN trn TYPE varchar(7)"],
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        portal_common::db::on_postgres(
+            manager,
+            &["ALTER TABLE employments ALTER COLUMN trn TYPE char(7)"],
+        )
+        .await
     }
 }

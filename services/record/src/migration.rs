@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0002Qualifications),
             Box::new(M0003ChangeRequests),
             Box::new(M0004EmployerChecks),
+            Box::new(M0005TextTrns),
         ]
     }
 }
@@ -517,5 +518,43 @@ impl MigrationTrait for M0004EmployerChecks {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// TRN columns as `varchar(7)`, not `char(7)`: the driver sends text parameters, and
+/// PostgreSQL compares a `char` column with text by casting the column, which no index serves
+/// (found by `portal bench` at a million teachers). SQLite has no such types: nothing to do.
+struct M0005TextTrns;
+
+impl MigrationName for M0005TextTrns {
+    fn name(&self) -> &str {
+        "m0005_text_trns"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005TextTrns {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        portal_common::db::on_postgres(
+            manager,
+            &[
+                "ALTER TABLE persons ALTER COLUMN trn TYPE varchar(7), \
+                 ALTER COLUMN merged_into_trn TYPE varchar(7)",
+                "ALTER TABLE audit_events ALTER COLUMN trn TYPE varchar(7)",
+            ],
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        portal_common::db::on_postgres(
+            manager,
+            &[
+                "ALTER TABLE persons ALTER COLUMN trn TYPE char(7), \
+                 ALTER COLUMN merged_into_trn TYPE char(7)",
+                "ALTER TABLE audit_events ALTER COLUMN trn TYPE char(7)",
+            ],
+        )
+        .await
     }
 }

@@ -591,48 +591,42 @@ async fn assemble(
         alert as a, induction_exemption as e, induction_period as p, mandatory_qualification as m,
         npq_qualification as n, professional_status as s,
     };
-    let mut statuses =
-        children::<s::Entity>(db, s::Column::PersonId, &ids, &[s::Column::Id], |r| {
-            r.person_id
-        })
-        .await?;
-    let mut exemptions =
-        children::<e::Entity>(db, e::Column::PersonId, &ids, &[e::Column::Id], |r| {
-            r.person_id
-        })
-        .await?;
-    let mut periods = children::<p::Entity>(
-        db,
-        p::Column::PersonId,
-        &ids,
-        &[p::Column::StartDate, p::Column::Id],
-        |r| r.person_id,
-    )
-    .await?;
-    let mut npqs = children::<n::Entity>(
-        db,
-        n::Column::PersonId,
-        &ids,
-        &[n::Column::AwardedDate, n::Column::Id],
-        |r| r.person_id,
-    )
-    .await?;
-    let mut mqs = children::<m::Entity>(
-        db,
-        m::Column::PersonId,
-        &ids,
-        &[m::Column::StartDate, m::Column::Id],
-        |r| r.person_id,
-    )
-    .await?;
-    let mut alerts = children::<a::Entity>(
-        db,
-        a::Column::PersonId,
-        &ids,
-        &[a::Column::StartDate, a::Column::Id],
-        |r| r.person_id,
-    )
-    .await?;
+    // Independent reads: on a pool they run at once, each on its own connection (inside a
+    // transaction they queue on its one connection).
+    let (mut statuses, mut exemptions, mut periods, mut npqs, mut mqs, mut alerts) = tokio::try_join!(
+        children::<s::Entity>(db, s::Column::PersonId, &ids, &[s::Column::Id], |r| r
+            .person_id),
+        children::<e::Entity>(db, e::Column::PersonId, &ids, &[e::Column::Id], |r| r
+            .person_id),
+        children::<p::Entity>(
+            db,
+            p::Column::PersonId,
+            &ids,
+            &[p::Column::StartDate, p::Column::Id],
+            |r| r.person_id,
+        ),
+        children::<n::Entity>(
+            db,
+            n::Column::PersonId,
+            &ids,
+            &[n::Column::AwardedDate, n::Column::Id],
+            |r| r.person_id,
+        ),
+        children::<m::Entity>(
+            db,
+            m::Column::PersonId,
+            &ids,
+            &[m::Column::StartDate, m::Column::Id],
+            |r| r.person_id,
+        ),
+        children::<a::Entity>(
+            db,
+            a::Column::PersonId,
+            &ids,
+            &[a::Column::StartDate, a::Column::Id],
+            |r| r.person_id,
+        ),
+    )?;
     persons
         .into_iter()
         .map(|(row, person)| {
