@@ -93,6 +93,7 @@ pub struct Load {
 }
 
 /// The stack under test: addresses and the secrets that reach it.
+#[derive(Clone)]
 pub struct Target {
     pub gateway: SocketAddr,
     pub record: Option<SocketAddr>,
@@ -434,7 +435,7 @@ async fn measure(
                         let due = Instant::now();
                         let outcome = call(&fixture, scenario, i).await;
                         record(due, Instant::now(), outcome).await;
-                        i += load_step();
+                        i += STEP;
                     }
                 });
             }
@@ -471,10 +472,9 @@ async fn measure(
     })
 }
 
-/// Callers step through the teachers so that they do not all read the same record.
-fn load_step() -> usize {
-    7
-}
+/// Callers step through the teachers by this much, so that they do not all read the same
+/// record.
+const STEP: usize = 7;
 
 /// Sets up the run's teachers and measures each scenario asked for.
 pub async fn run(

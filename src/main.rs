@@ -182,13 +182,7 @@ async fn bench(
     let Some(gateway) = addr else {
         let spawned = Spawned::start()?;
         let pid = spawned.pid();
-        let target = Target {
-            gateway: spawned.target.gateway,
-            record: spawned.target.record,
-            signer: spawned.target.signer.clone(),
-            admin_secret: spawned.target.admin_secret.clone(),
-        };
-        let outcome = run(target, scenario, load, teachers).await;
+        let outcome = run(spawned.target.clone(), scenario, load, teachers).await;
         let portal = usage(pid);
         spawned.stop()?;
         outcome?;
