@@ -1,6 +1,5 @@
 //! The public `dqt.portal.v1` services. Each handler forwards to the service that owns the
 //! data, on behalf of the verified caller and within what remains of the caller's deadline.
-//! Methods not overridden here answer UNIMPLEMENTED until their issue lands.
 
 use std::time::Duration;
 
