@@ -63,6 +63,14 @@ async fn teacher(h: &Harness, admin: &str) -> Teacher {
 }
 
 async fn contact_details(h: &Harness, t: &Teacher, admin: &str) {
+    // Read first, so that a kept copy of the record must give way to the change below.
+    let before = h
+        .portal()
+        .get_my_record(authed(pb::GetMyRecordRequest {}, &t.token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(before.contact_details.unwrap().email, "");
     let update = |details: pb::ContactDetails, paths: &[&str]| {
         authed(
             pb::UpdateMyContactDetailsRequest {

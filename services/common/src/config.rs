@@ -164,6 +164,11 @@ pub struct Config {
     /// Seconds that in-flight calls get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "PORTAL_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    /// How long the record service keeps a teacher's own read of their record, in
+    /// milliseconds (0: not at all). Changes through the same instance are seen at once,
+    /// through another within this time.
+    #[arg(long, env = "PORTAL_RECORD_CACHE_MS", default_value_t = 2000)]
+    pub record_cache_ms: u64,
     /// Evidence sent with a name or date-of-birth change is deleted this many seconds after
     /// the request is decided.
     #[arg(long, env = "PORTAL_EVIDENCE_RETENTION_SECONDS", default_value_t = 30 * 24 * 60 * 60)]

@@ -32,7 +32,12 @@ pub async fn open_store(config: &Config) -> Result<store::Store, error::Error> {
         return Err(DbErr::Custom("the TRN range must lie within 0000001..=9999999".into()).into());
     }
     let db = migrate(config).await?;
-    store::Store::new(db, config.trn_range_start..=config.trn_range_end).await
+    store::Store::new(
+        db,
+        config.trn_range_start..=config.trn_range_end,
+        std::time::Duration::from_millis(config.record_cache_ms),
+    )
+    .await
 }
 
 /// Deletes evidence whose retention has ended, now and then, for as long as the process runs.

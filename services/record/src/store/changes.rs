@@ -228,6 +228,7 @@ impl Store {
             .await?
             .ok_or(Error::NotFound("change request"))?;
         txn.commit().await?;
+        self.cache.forget(trn);
         Ok((row, trn))
     }
 

@@ -1,6 +1,7 @@
 //! Persistence of teacher records. Every change, and every read by anyone but the teacher, is
 //! written with its audit event in one transaction.
 
+mod cache;
 mod changes;
 mod checks;
 pub mod entities;
@@ -71,13 +72,16 @@ pub struct Store {
     db: DatabaseConnection,
     trn_range: RangeInclusive<u32>,
     catalogue: AlertCatalogue,
+    cache: std::sync::Arc<cache::RecordCache>,
 }
 
 impl Store {
     /// A store over a migrated database, allocating TRNs from `trn_range`.
+    /// Teachers' own reads of their records are kept for `cache_ttl` (zero keeps none).
     pub async fn new(
         db: DatabaseConnection,
         trn_range: RangeInclusive<u32>,
+        cache_ttl: std::time::Duration,
     ) -> Result<Self, Error> {
         let seed = trn_allocation::ActiveModel {
             id: Set(1),
@@ -103,6 +107,7 @@ impl Store {
             db,
             trn_range,
             catalogue,
+            cache: std::sync::Arc::new(cache::RecordCache::new(cache_ttl)),
         })
     }
 
@@ -196,7 +201,10 @@ impl Store {
             .first()
             .copied()
             .ok_or_else(|| Error::Corrupt("no TRN allocated".into()))?;
-        self.teacher(trn).await?.ok_or(Error::NotFound(TEACHER))
+        Ok(load(&self.db, &self.catalogue, trn, false)
+            .await?
+            .ok_or(Error::NotFound(TEACHER))?
+            .1)
     }
 
     /// Takes the next `count` TRNs inside the caller's transaction. The row lock of the update
@@ -231,11 +239,19 @@ impl Store {
             .collect()
     }
 
-    /// The record of `trn`, if there is one.
-    pub async fn teacher(&self, trn: Trn) -> Result<Option<Teacher>, Error> {
-        Ok(load(&self.db, &self.catalogue, trn, false)
+    /// The record of `trn`, if there is one, as its teacher reads it: possibly kept from a
+    /// moment ago (see [`cache`]).
+    pub async fn teacher(&self, trn: Trn) -> Result<Option<std::sync::Arc<Teacher>>, Error> {
+        if let Some(teacher) = self.cache.get(trn) {
+            return Ok(Some(teacher));
+        }
+        let teacher = load(&self.db, &self.catalogue, trn, false)
             .await?
-            .map(|(_, t)| t))
+            .map(|(_, t)| std::sync::Arc::new(t));
+        if let Some(teacher) = &teacher {
+            self.cache.put(trn, teacher.clone());
+        }
+        Ok(teacher)
     }
 
     /// The record of `trn`, read on behalf of someone other than its teacher: the read is
@@ -292,6 +308,7 @@ impl Store {
             .await?
             .ok_or(Error::NotFound(TEACHER))?;
         txn.commit().await?;
+        self.cache.forget(trn);
         Ok(teacher)
     }
 
@@ -672,7 +689,12 @@ mod tests {
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        (Store::new(db, 1..=9_999_999).await.unwrap(), statements)
+        (
+            Store::new(db, 1..=9_999_999, std::time::Duration::ZERO)
+                .await
+                .unwrap(),
+            statements,
+        )
     }
 
     fn caller() -> Caller {
@@ -858,7 +880,9 @@ mod tests {
             .await
             .unwrap();
         crate::migration::Migrator::up(&db, None).await.unwrap();
-        let store = Store::new(db, 2_000_000..=2_000_004).await.unwrap();
+        let store = Store::new(db, 2_000_000..=2_000_004, std::time::Duration::ZERO)
+            .await
+            .unwrap();
         let record = demo_drafts()[2]
             .parse(store.catalogue(), REFERENCE_DATE)
             .unwrap();
