@@ -85,6 +85,17 @@ impl Gateway {
         self.signer.request(message, &caller, deadline)
     }
 
+    /// A call the gateway makes as itself (to identity: sign-in, captchas, sign-out, client
+    /// names), whoever is signed in, with the caller's request id and deadline.
+    fn as_gateway<T, U>(&self, request: &Request<T>, message: U) -> Request<U> {
+        let (caller, deadline) = Self::caller(request);
+        let caller = Caller {
+            principal: Principal::Service(GATEWAY.to_owned()),
+            ..caller
+        };
+        self.signer.request(message, &caller, deadline)
+    }
+
     /// The public request's message, passed on unchanged for the caller.
     fn pass_on<T: Clone>(&self, request: &Request<T>) -> Request<T> {
         self.forward(request, request.get_ref().clone())
@@ -121,7 +132,8 @@ impl Authentication for Gateway {
         &self,
         request: Request<pb::CreateCaptchaRequest>,
     ) -> Reply<pb::Captcha> {
-        relay(self.identity.clone().create_captcha(self.pass_on(&request))).await
+        let forwarded = self.as_gateway(&request, request.get_ref().clone());
+        relay(self.identity.clone().create_captcha(forwarded)).await
     }
 
     async fn sign_in_teacher(
@@ -135,7 +147,7 @@ impl Authentication for Gateway {
             details: Some(request.get_ref().clone()),
             source,
         };
-        let forwarded = self.forward(&request, message);
+        let forwarded = self.as_gateway(&request, message);
         let response = self.identity.clone().sign_in_teacher(forwarded).await?;
         Ok(Response::new(response.into_inner()))
     }
@@ -144,7 +156,8 @@ impl Authentication for Gateway {
         &self,
         request: Request<pb::SignInClientRequest>,
     ) -> Reply<pb::SignInResponse> {
-        relay(self.identity.clone().sign_in_client(self.pass_on(&request))).await
+        let forwarded = self.as_gateway(&request, request.get_ref().clone());
+        relay(self.identity.clone().sign_in_client(forwarded)).await
     }
 
     async fn sign_out(
@@ -154,15 +167,10 @@ impl Authentication for Gateway {
         let message = identity::SignOutRequest {
             session_id: session(&request)?.id.clone(),
         };
-        let (caller, deadline) = Self::caller(&request);
         // Identity accepts sign-outs from the gateway, which has just verified the session.
-        let caller = Caller {
-            principal: Principal::Service(GATEWAY.to_owned()),
-            ..caller
-        };
         self.identity
             .clone()
-            .sign_out(self.signer.request(message, &caller, deadline))
+            .sign_out(self.as_gateway(&request, message))
             .await?;
         Ok(Response::new(pb::SignOutResponse {}))
     }
@@ -331,15 +339,10 @@ impl TeacherPortal for Gateway {
         ids.dedup();
         if !ids.is_empty() {
             let message = identity::DescribeClientsRequest { client_ids: ids };
-            let (caller, deadline) = Self::caller(&request);
-            let caller = Caller {
-                principal: Principal::Service(GATEWAY.to_owned()),
-                ..caller
-            };
             let names = self
                 .identity
                 .clone()
-                .describe_clients(self.signer.request(message, &caller, deadline))
+                .describe_clients(self.as_gateway(&request, message))
                 .await?
                 .into_inner()
                 .display_names;

@@ -1,0 +1,187 @@
+//! The authorisation matrix, generated from the gateway's policy table: every public RPC is
+//! called as anonymous, as a teacher, as an employer client and as a client of each internal
+//! role, and each answer must be the table's: refused (UNAUTHENTICATED without a session,
+//! PERMISSION_DENIED with the wrong one) or let through to the service.
+
+mod support;
+
+use dqt_proto::dqt::portal::v1 as pb;
+use portal_common::principal::{EMPLOYER_ROLE, INTERNAL_ROLES};
+use portal_gateway::policy::{Access, POLICY};
+use support::{Harness, Stores, authed, start};
+use tonic::Code;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic_prost::ProstCodec;
+
+/// Who calls, and what the table should let them do.
+struct CallerUnderTest {
+    name: String,
+    token: Option<String>,
+    teacher: bool,
+    roles: Vec<String>,
+}
+
+impl CallerUnderTest {
+    fn allowed(&self, access: Access) -> bool {
+        match access {
+            Access::Anyone => true,
+            Access::Session => self.token.is_some(),
+            Access::Teacher => self.teacher,
+            Access::Role(role) => self.roles.iter().any(|r| r == role),
+        }
+    }
+}
+
+/// Calls `path` with an empty request (every request message decodes from no bytes).
+async fn call(h: &Harness, path: &str, token: Option<&str>) -> Code {
+    let mut grpc = tonic::client::Grpc::new(h.gateway.clone());
+    grpc.ready().await.unwrap();
+    let request = match token {
+        Some(token) => authed((), token),
+        None => tonic::Request::new(()),
+    };
+    let codec: ProstCodec<(), ()> = ProstCodec::default();
+    match grpc
+        .unary(
+            request,
+            PathAndQuery::from_maybe_shared(path.to_owned()).unwrap(),
+            codec,
+        )
+        .await
+    {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+async fn client(h: &Harness, admin: &str, id: &str, roles: &[&str]) -> String {
+    let created = h
+        .admin()
+        .create_client(authed(
+            pb::CreateClientRequest {
+                client_id: id.into(),
+                display_name: id.into(),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            },
+            admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    h.auth()
+        .sign_in_client(pb::SignInClientRequest {
+            client_id: created.client_id,
+            client_secret: created.client_secret,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token
+}
+
+#[tokio::test]
+async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says() {
+    let h = start(Stores::Embedded, |_| {}).await.unwrap();
+    let admin = h.sign_in_admin().await;
+    let trn = h
+        .create_teacher(
+            &admin,
+            pb::CreateTeacherRequest {
+                first_name: "Matrix".into(),
+                last_name: "Teacher".into(),
+                date_of_birth: "1980-01-01".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .trn;
+    let teacher = h
+        .auth()
+        .sign_in_teacher(pb::SignInTeacherRequest {
+            trn,
+            surname: "Teacher".into(),
+            forename: "Matrix".into(),
+            date_of_birth: "1980-01-01".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    let mut callers = vec![
+        CallerUnderTest {
+            name: "anonymous".into(),
+            token: None,
+            teacher: false,
+            roles: vec![],
+        },
+        CallerUnderTest {
+            name: "teacher".into(),
+            token: Some(teacher),
+            teacher: true,
+            roles: vec![],
+        },
+        CallerUnderTest {
+            name: "employer".into(),
+            token: Some(client(&h, &admin, "matrix-employer", &[EMPLOYER_ROLE]).await),
+            teacher: false,
+            roles: vec![EMPLOYER_ROLE.into()],
+        },
+    ];
+    for role in INTERNAL_ROLES {
+        let id = format!("matrix-{}", role.replace(':', "-"));
+        callers.push(CallerUnderTest {
+            name: role.into(),
+            token: Some(client(&h, &admin, &id, &[role]).await),
+            teacher: false,
+            roles: vec![role.into()],
+        });
+    }
+
+    // SignOut ends the session it is called with: it goes last.
+    let mut methods: Vec<_> = POLICY.iter().collect();
+    methods.sort_by_key(|(_, method, _)| *method == "SignOut");
+    let mut cells = 0;
+    for (service, method, access) in methods {
+        let path = format!("{service}{method}");
+        for caller in &callers {
+            let code = call(&h, &path, caller.token.as_deref()).await;
+            let cell = format!("{path} as {}: {code:?}", caller.name);
+            if caller.allowed(*access) {
+                assert!(
+                    !matches!(code, Code::PermissionDenied | Code::Unimplemented),
+                    "refused although allowed: {cell}"
+                );
+                if *access != Access::Anyone {
+                    assert_ne!(
+                        code,
+                        Code::Unauthenticated,
+                        "refused although allowed: {cell}"
+                    );
+                }
+            } else if caller.token.is_none() {
+                assert_eq!(code, Code::Unauthenticated, "{cell}");
+            } else {
+                assert_eq!(code, Code::PermissionDenied, "{cell}");
+            }
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, POLICY.len() * callers.len());
+    // Each session really ended with its SignOut.
+    for caller in callers.iter().filter(|c| c.token.is_some()) {
+        let code = call(
+            &h,
+            "/dqt.portal.v1.TeacherPortal/GetMyRecord",
+            caller.token.as_deref(),
+        )
+        .await;
+        assert_eq!(
+            code,
+            Code::Unauthenticated,
+            "{} after signing out",
+            caller.name
+        );
+    }
+    h.shutdown().await;
+}
