@@ -132,7 +132,7 @@ impl Authentication for Gateway {
         &self,
         request: Request<pb::CreateCaptchaRequest>,
     ) -> Reply<pb::Captcha> {
-        let forwarded = self.as_gateway(&request, request.get_ref().clone());
+        let forwarded = self.as_gateway(&request, pb::CreateCaptchaRequest {});
         relay(self.identity.clone().create_captcha(forwarded)).await
     }
 
