@@ -42,11 +42,7 @@ async fn call(h: &Harness, path: &str, token: Option<&str>) -> Code {
     };
     let codec: ProstCodec<(), ()> = ProstCodec::default();
     match grpc
-        .unary(
-            request,
-            PathAndQuery::from_maybe_shared(path.to_owned()).unwrap(),
-            codec,
-        )
+        .unary(request, PathAndQuery::try_from(path).unwrap(), codec)
         .await
     {
         Ok(_) => Code::Ok,
