@@ -181,3 +181,43 @@ async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says(
     }
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_api_refuses_requests_larger_than_it_needs() {
+    let h = start(Stores::Embedded, |_| {}).await.unwrap();
+    let oversized = h
+        .auth()
+        .sign_in_teacher(pb::SignInTeacherRequest {
+            trn: "1000000".into(),
+            surname: "x".repeat(32 * 1024),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(oversized.code(), Code::OutOfRange);
+    let admin = h.sign_in_admin().await;
+    let oversized = h
+        .admin()
+        .get_teacher(authed(
+            pb::GetTeacherRequest {
+                trn: "1".repeat(100 * 1024),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(oversized.code(), Code::OutOfRange);
+    // Within its bound a request is read and judged on its content.
+    let ordinary = h
+        .admin()
+        .get_teacher(authed(
+            pb::GetTeacherRequest {
+                trn: "1".repeat(1024),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(ordinary.code(), Code::InvalidArgument);
+    h.shutdown().await;
+}

@@ -39,10 +39,22 @@ pub fn served(
 ) -> Served {
     let gateway = api::Gateway::new(signer, trusted_proxies, check_limits, upstreams);
     let auth = auth::AuthorizeLayer::new(sessions);
-    let routes = Routes::new(auth.layer(AuthenticationServer::new(gateway.clone())))
-        .add_service(auth.layer(TeacherPortalServer::new(gateway.clone())))
-        .add_service(auth.layer(EmployerAccessServer::new(gateway.clone())))
-        .add_service(auth.layer(AdministrationServer::new(gateway)));
+    // The largest request each API needs, and no more: evidence uploads (3 MB) go through
+    // TeacherPortal; 500 bulk queries through EmployerAccess. A larger one is OUT_OF_RANGE
+    // before it is read into memory.
+    let routes =
+        Routes::new(auth.layer(
+            AuthenticationServer::new(gateway.clone()).max_decoding_message_size(16 * 1024),
+        ))
+        .add_service(auth.layer(
+            TeacherPortalServer::new(gateway.clone()).max_decoding_message_size(4 * 1024 * 1024),
+        ))
+        .add_service(auth.layer(
+            EmployerAccessServer::new(gateway.clone()).max_decoding_message_size(256 * 1024),
+        ))
+        .add_service(
+            auth.layer(AdministrationServer::new(gateway).max_decoding_message_size(64 * 1024)),
+        );
     Served {
         routes,
         services: vec![
