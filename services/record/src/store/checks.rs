@@ -19,7 +19,7 @@ use crate::domain::{Person, PersonStatus, Teacher};
 use crate::error::Error;
 
 /// The audit actions of employer checks, which the teacher sees.
-pub const CHECK_ACTIONS: [&str; 3] = ["employer.check", "employer.find", "employer.bulk_check"];
+const CHECK_ACTIONS: [&str; 3] = ["employer.check", "employer.find", "employer.bulk_check"];
 /// The audit action of a check that matched nobody.
 const MISS: &str = "employer.no_match";
 

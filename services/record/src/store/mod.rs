@@ -8,7 +8,7 @@ pub mod entities;
 mod rows;
 
 pub use changes::ChangeRow;
-pub use checks::{CHECK_ACTIONS, TrnQuery};
+pub use checks::TrnQuery;
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
