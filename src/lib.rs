@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use portal_common::config::Addresses;
-use portal_common::server::{Served, ShutdownTrigger, serve, shutdown_channel};
+use portal_common::server::{ServeOptions, Served, ShutdownTrigger, serve, shutdown_channel};
 use portal_common::sessions::{MemoryStore, RedisStore, SessionStore, Sessions};
+use portal_common::upstream::{self, Upstream};
 use portal_common::{Component, Config, Signer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tonic::transport::{Channel, Endpoint};
 
 pub mod bench;
 pub mod demo;
@@ -24,14 +24,6 @@ pub struct Stack {
     sessions: Sessions,
     trigger: ShutdownTrigger,
     tasks: JoinSet<(Component, Result<(), tonic::transport::Error>)>,
-}
-
-fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(format!("http://{addr}"))?
-        .connect_timeout(Duration::from_secs(1))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy())
 }
 
 /// The session store the configuration asks for.
@@ -58,6 +50,7 @@ impl Stack {
         let mut addresses = config.addresses.clone();
         let (trigger, signal) = shutdown_channel();
         let sessions = Sessions::new(session_store(config)?, config.session_policy());
+        let client_tls = config.tls.client().map_err(anyhow::Error::msg)?;
         let mut tasks = JoinSet::new();
         for component in Component::ALL
             .into_iter()
@@ -69,11 +62,24 @@ impl Stack {
                 .with_context(|| format!("{} cannot listen on {wanted}", component.name()))?;
             let bound = listener.local_addr()?;
             addresses.set(component, bound);
-            let served = Self::served(component, config, &addresses, &signer, &sessions).await?;
-            let (signal, grace) = (signal.clone(), config.shutdown_grace());
-            tasks.spawn(async move { (component, serve(listener, served, signal, grace).await) });
+            let to =
+                |c: Component| upstream::connect(c.name(), addresses.of(c), client_tls.as_ref());
+            let served = Self::served(component, config, &to, &signer, &sessions).await?;
+            let options = ServeOptions {
+                max_concurrent_calls: config.limits.max_concurrent_calls,
+                max_streams_per_connection: config.limits.max_streams_per_connection,
+                grace: config.shutdown_grace(),
+                tls: config.tls.server(component).map_err(anyhow::Error::msg)?,
+            };
+            let public_tls = options.tls.is_some();
+            let signal = signal.clone();
+            tasks.spawn(async move { (component, serve(listener, served, signal, options).await) });
             if component == Component::Gateway {
-                wait_until_serving(bound).await?;
+                // Behind TLS, the gateway's certificate is checked against the components'
+                // authority; a public certificate from elsewhere cannot be checked here.
+                if !public_tls || client_tls.is_some() {
+                    wait_until_serving(to(component)?).await?;
+                }
                 tracing::info!(addr = %bound, "gateway listening on {bound}");
             } else {
                 tracing::info!(addr = %bound, "{} listening on {bound}", component.name());
@@ -91,11 +97,10 @@ impl Stack {
     async fn served(
         component: Component,
         config: &Config,
-        addresses: &Addresses,
+        to: &impl Fn(Component) -> Result<Upstream, tonic::transport::Error>,
         signer: &Signer,
         sessions: &Sessions,
     ) -> anyhow::Result<Served> {
-        let to = |c: Component| channel(addresses.of(c));
         Ok(match component {
             Component::Record => portal_record::served(config, signer).await?,
             Component::Identity => {
@@ -168,10 +173,10 @@ impl Stack {
 }
 
 /// Polls the gateway's health until it answers SERVING.
-async fn wait_until_serving(addr: SocketAddr) -> anyhow::Result<()> {
+async fn wait_until_serving(gateway: Upstream) -> anyhow::Result<()> {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let mut health = HealthClient::new(channel(addr)?);
+    let mut health = HealthClient::new(gateway);
     for _ in 0..100 {
         let answer = health.check(HealthCheckRequest::default()).await;
         if answer.is_ok_and(|r| r.get_ref().status() == ServingStatus::Serving) {
@@ -179,5 +184,5 @@ async fn wait_until_serving(addr: SocketAddr) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    anyhow::bail!("the gateway at {addr} did not answer health checks")
+    anyhow::bail!("the gateway did not answer health checks")
 }

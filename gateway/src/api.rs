@@ -16,8 +16,8 @@ use dqt_proto::dqt::portal::v1::employer_access_server::EmployerAccess;
 use dqt_proto::dqt::portal::v1::teacher_portal_server::TeacherPortal;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use portal_common::principal::{ON_BEHALF_OF_HEADER, REQUEST_ID_HEADER, remaining_deadline};
+use portal_common::upstream::{self, Upstream};
 use portal_common::{Caller, Principal, Signer};
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::Upstreams;
@@ -34,10 +34,10 @@ pub struct Gateway {
     signer: Signer,
     trusted_proxies: TrustedProxies,
     check_limits: CheckLimits,
-    identity: IdentityServiceClient<Channel>,
-    record: RecordServiceClient<Channel>,
-    document: DocumentServiceClient<Channel>,
-    employment: EmploymentServiceClient<Channel>,
+    identity: IdentityServiceClient<Upstream>,
+    record: RecordServiceClient<Upstream>,
+    document: DocumentServiceClient<Upstream>,
+    employment: EmploymentServiceClient<Upstream>,
 }
 
 impl Gateway {
@@ -80,6 +80,16 @@ impl Gateway {
         (caller, remaining_deadline(metadata))
     }
 
+    /// The gateway itself as the caller, with the public caller's request id and deadline.
+    fn gateway_caller<T>(request: &Request<T>) -> (Caller, Duration) {
+        let (caller, deadline) = Self::caller(request);
+        let caller = Caller {
+            principal: Principal::Service(GATEWAY.to_owned()),
+            ..caller
+        };
+        (caller, deadline)
+    }
+
     fn forward<T, U>(&self, request: &Request<T>, message: U) -> Request<U> {
         let (caller, deadline) = Self::caller(request);
         self.signer.request(message, &caller, deadline)
@@ -88,11 +98,7 @@ impl Gateway {
     /// A call the gateway makes as itself (to identity: sign-in, captchas, sign-out, client
     /// names), whoever is signed in, with the caller's request id and deadline.
     fn as_gateway<T, U>(&self, request: &Request<T>, message: U) -> Request<U> {
-        let (caller, deadline) = Self::caller(request);
-        let caller = Caller {
-            principal: Principal::Service(GATEWAY.to_owned()),
-            ..caller
-        };
+        let (caller, deadline) = Self::gateway_caller(request);
         self.signer.request(message, &caller, deadline)
     }
 
@@ -103,6 +109,23 @@ impl Gateway {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
+
+/// A read passed on to `$client.$method` for `$caller` (a caller and deadline), repeated after
+/// UNAVAILABLE while the deadline allows; its answer without transport metadata. Writes are
+/// never repeated: one might have been applied before its answer was lost.
+macro_rules! read {
+    ($self:ident, $caller:expr, $message:expr, $client:ident . $method:ident) => {{
+        let (caller, deadline) = $caller;
+        let message = $message;
+        upstream::read(deadline, |left| {
+            let mut client = $self.$client.clone();
+            let request = $self.signer.request(message.clone(), &caller, left);
+            async move { client.$method(request).await }
+        })
+        .await
+        .map(Response::into_inner)
+    }};
+}
 
 /// The answer of a downstream call, without its transport metadata.
 async fn relay<T>(call: impl Future<Output = Reply<T>>) -> Reply<T> {
@@ -182,9 +205,13 @@ impl TeacherPortal for Gateway {
         &self,
         request: Request<pb::GetMyRecordRequest>,
     ) -> Result<Response<pb::TeacherRecord>, Status> {
-        let forwarded = self.forward(&request, pb::GetMyRecordRequest {});
-        let response = self.record.clone().get_my_record(forwarded).await?;
-        Ok(Response::new(response.into_inner()))
+        let record = read!(
+            self,
+            Self::caller(&request),
+            pb::GetMyRecordRequest {},
+            record.get_my_record
+        )?;
+        Ok(Response::new(record))
     }
 
     async fn list_my_documents(
@@ -194,12 +221,12 @@ impl TeacherPortal for Gateway {
         let message = document::ListDocumentsRequest {
             trn: own_trn(&request)?,
         };
-        let listed = self
-            .document
-            .clone()
-            .list_documents(self.forward(&request, message))
-            .await?
-            .into_inner();
+        let listed = read!(
+            self,
+            Self::caller(&request),
+            message,
+            document.list_documents
+        )?;
         Ok(Response::new(pb::ListMyDocumentsResponse {
             documents: listed.documents,
         }))
@@ -245,12 +272,14 @@ impl TeacherPortal for Gateway {
         &self,
         request: Request<pb::ListMyChangeRequestsRequest>,
     ) -> Reply<pb::ListMyChangeRequestsResponse> {
-        relay(
-            self.record
-                .clone()
-                .list_my_change_requests(self.pass_on(&request)),
-        )
-        .await
+        let message = *request.get_ref();
+        let listed = read!(
+            self,
+            Self::caller(&request),
+            message,
+            record.list_my_change_requests
+        )?;
+        Ok(Response::new(listed))
     }
 
     async fn list_my_employments(
@@ -260,12 +289,12 @@ impl TeacherPortal for Gateway {
         let message = employment::ListEmploymentsRequest {
             trn: own_trn(&request)?,
         };
-        let listed = self
-            .employment
-            .clone()
-            .list_employments(self.forward(&request, message))
-            .await?
-            .into_inner();
+        let listed = read!(
+            self,
+            Self::caller(&request),
+            message,
+            employment.list_employments
+        )?;
         Ok(Response::new(pb::ListMyEmploymentsResponse {
             employments: listed.employments,
         }))
@@ -323,12 +352,13 @@ impl TeacherPortal for Gateway {
         &self,
         request: Request<pb::ListMyRecordChecksRequest>,
     ) -> Reply<pb::ListMyRecordChecksResponse> {
-        let mut checks = self
-            .record
-            .clone()
-            .list_my_record_checks(self.pass_on(&request))
-            .await?
-            .into_inner();
+        let message = *request.get_ref();
+        let mut checks = read!(
+            self,
+            Self::caller(&request),
+            message,
+            record.list_my_record_checks
+        )?;
         // The record service knows client ids; teachers are shown who those clients are.
         let mut ids: Vec<String> = checks
             .checks
@@ -339,13 +369,13 @@ impl TeacherPortal for Gateway {
         ids.dedup();
         if !ids.is_empty() {
             let message = identity::DescribeClientsRequest { client_ids: ids };
-            let names = self
-                .identity
-                .clone()
-                .describe_clients(self.as_gateway(&request, message))
-                .await?
-                .into_inner()
-                .display_names;
+            let names = read!(
+                self,
+                Self::gateway_caller(&request),
+                message,
+                identity.describe_clients
+            )?
+            .display_names;
             for check in &mut checks.checks {
                 if let Some(name) = names.get(&check.organisation) {
                     check.organisation = name.clone();
@@ -414,12 +444,14 @@ impl EmployerAccess for Gateway {
         &self,
         request: Request<pb::VerifyDocumentRequest>,
     ) -> Reply<pb::DocumentVerification> {
-        relay(
-            self.document
-                .clone()
-                .verify_document(self.pass_on(&request)),
-        )
-        .await
+        let message = request.get_ref().clone();
+        let verified = read!(
+            self,
+            Self::caller(&request),
+            message,
+            document.verify_document
+        )?;
+        Ok(Response::new(verified))
     }
 }
 
@@ -436,7 +468,9 @@ impl Administration for Gateway {
         &self,
         request: Request<pb::GetTeacherRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        relay(self.record.clone().get_teacher(self.pass_on(&request))).await
+        let message = request.get_ref().clone();
+        let record = read!(self, Self::caller(&request), message, record.get_teacher)?;
+        Ok(Response::new(record))
     }
 
     async fn update_teacher(
@@ -492,24 +526,28 @@ impl Administration for Gateway {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Reply<pb::ListAuditEventsResponse> {
-        relay(
-            self.record
-                .clone()
-                .list_audit_events(self.pass_on(&request)),
-        )
-        .await
+        let message = request.get_ref().clone();
+        let events = read!(
+            self,
+            Self::caller(&request),
+            message,
+            record.list_audit_events
+        )?;
+        Ok(Response::new(events))
     }
 
     async fn list_change_requests(
         &self,
         request: Request<pb::ListChangeRequestsRequest>,
     ) -> Reply<pb::ListChangeRequestsResponse> {
-        relay(
-            self.record
-                .clone()
-                .list_change_requests(self.pass_on(&request)),
-        )
-        .await
+        let message = request.get_ref().clone();
+        let listed = read!(
+            self,
+            Self::caller(&request),
+            message,
+            record.list_change_requests
+        )?;
+        Ok(Response::new(listed))
     }
 
     async fn review_change_request(
@@ -543,12 +581,12 @@ impl Administration for Gateway {
         let message = employment::ListEmploymentsRequest {
             trn: request.get_ref().trn.clone(),
         };
-        let listed = self
-            .employment
-            .clone()
-            .list_employments(self.forward(&request, message))
-            .await?
-            .into_inner();
+        let listed = read!(
+            self,
+            Self::caller(&request),
+            message,
+            employment.list_employments
+        )?;
         Ok(Response::new(pb::ListEmploymentsResponse {
             employments: listed.employments,
         }))

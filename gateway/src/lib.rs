@@ -16,17 +16,17 @@ use dqt_proto::dqt::portal::v1::{
 use portal_common::Signer;
 use portal_common::server::Served;
 use portal_common::sessions::Sessions;
+use portal_common::upstream::Upstream;
 use source::TrustedProxies;
 use tonic::service::Routes;
-use tonic::transport::Channel;
 use tower::Layer as _;
 
 /// The services the gateway calls.
 pub struct Upstreams {
-    pub identity: Channel,
-    pub record: Channel,
-    pub document: Channel,
-    pub employment: Channel,
+    pub identity: Upstream,
+    pub record: Upstream,
+    pub document: Upstream,
+    pub employment: Upstream,
 }
 
 /// The gateway, ready to serve.

@@ -63,8 +63,12 @@ fn external_required() -> bool {
 
 /// Creates one empty PostgreSQL database per service; `None` when PostgreSQL is unreachable
 /// and not required.
-async fn create_databases(config: &mut Config, tag: &str) -> Option<()> {
-    let base = postgres_base_url();
+pub async fn create_databases(config: &mut Config, tag: &str) -> Option<()> {
+    create_databases_at(config, tag, &postgres_base_url()).await
+}
+
+/// [`create_databases`] on the PostgreSQL server at `base` (`postgres://user@host:port`).
+pub async fn create_databases_at(config: &mut Config, tag: &str, base: &str) -> Option<()> {
     let admin = match Database::connect(format!("{base}/postgres")).await {
         Ok(db) => db,
         Err(error) if !external_required() => {
@@ -235,6 +239,7 @@ pub fn bad_fields(status: &Status) -> Vec<String> {
 /// `portal` run as a process, its standard output and error read line by line.
 pub struct PortalProcess {
     pub child: std::process::Child,
+    /// The address the process said it listens on (the gateway's, for `portal up`).
     pub gateway: String,
     lines: std::sync::mpsc::Receiver<String>,
     pub data_dir: PathBuf,
@@ -244,6 +249,16 @@ impl PortalProcess {
     /// Starts `portal <args>` with only `envs` set (and PATH), and waits for the gateway's
     /// "listening" line.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::start_listening(args, envs, "gateway")
+    }
+
+    /// Starts `portal serve <component>` and waits until it listens.
+    pub fn serve(component: Component, envs: &[(&str, &str)]) -> Self {
+        Self::start_listening(&["serve", component.name()], envs, component.name())
+    }
+
+    /// Starts `portal <args>` and waits for the line saying that `listener` listens.
+    fn start_listening(args: &[&str], envs: &[(&str, &str)], listener: &str) -> Self {
         use std::io::{BufRead as _, BufReader};
         use std::process::{Command, Stdio};
         let data_dir =
@@ -281,12 +296,13 @@ impl PortalProcess {
             lines,
             data_dir,
         };
+        let marker = format!("{listener} listening on ");
         process.gateway = loop {
             let line = process
                 .lines
                 .recv_timeout(Duration::from_secs(60))
                 .expect("a log line");
-            if let Some((_, rest)) = line.split_once("gateway listening on ") {
+            if let Some((_, rest)) = line.split_once(&marker) {
                 break rest.split('"').next().unwrap().to_owned();
             }
         };

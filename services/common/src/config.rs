@@ -194,6 +194,38 @@ pub struct Config {
         value_parser = parse_network
     )]
     pub trusted_proxies: Vec<IpNet>,
+    #[command(flatten)]
+    pub limits: ServerLimits,
+    #[command(flatten)]
+    pub tls: Tls,
+}
+
+/// What one server takes on at once.
+#[derive(Debug, Clone, Args)]
+pub struct ServerLimits {
+    /// Calls a server works on at once; more are refused at once with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "PORTAL_MAX_CONCURRENT_CALLS", default_value_t = 512)]
+    pub max_concurrent_calls: usize,
+    /// HTTP/2 streams one connection may have open at once; its client queues the rest.
+    #[arg(long, env = "PORTAL_MAX_STREAMS_PER_CONNECTION", default_value_t = 128)]
+    pub max_streams_per_connection: u32,
+}
+
+/// TLS on every connection: the gateway serves it to the public, and the components use it,
+/// with client certificates (mutual TLS), between themselves. Off when no certificate is set.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Tls {
+    /// PEM certificate chain this component serves and presents to the components it calls.
+    #[arg(long, env = "PORTAL_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    #[arg(long, env = "PORTAL_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM certificate of the authority that signs the components' certificates. Components
+    /// check the servers they call against it, and every service but the gateway refuses
+    /// callers without a certificate it signed.
+    #[arg(long, env = "PORTAL_TLS_CA_FILE")]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// An IP network, or a single address as a network of one.

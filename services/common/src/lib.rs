@@ -10,6 +10,8 @@ pub mod principal;
 pub mod server;
 pub mod sessions;
 pub mod telemetry;
+pub mod tls;
+pub mod upstream;
 pub mod values;
 
 pub use config::{CaptchaMode, Component, Config, SignInLimits};

@@ -298,17 +298,23 @@ impl Signer {
     }
 }
 
-/// What remains of the caller's deadline (`grpc-timeout`), capped at [`DEFAULT_DEADLINE`].
+/// Time kept back from a deadline passed on, so that a call further along runs out first
+/// and its DEADLINE_EXCEEDED reaches the caller before the caller's own deadline.
+const REPLY_MARGIN: Duration = Duration::from_millis(20);
+
+/// The deadline to pass on: what remains of the caller's (`grpc-timeout`), capped at
+/// [`DEFAULT_DEADLINE`], less a margin for the answer to travel back (at most a tenth).
 pub fn remaining_deadline(metadata: &MetadataMap) -> Duration {
-    metadata
+    let remaining = metadata
         .get("grpc-timeout")
         .and_then(|value| value.to_str().ok())
         .and_then(parse_grpc_timeout)
-        .map_or(DEFAULT_DEADLINE, |timeout| timeout.min(DEFAULT_DEADLINE))
+        .map_or(DEFAULT_DEADLINE, |timeout| timeout.min(DEFAULT_DEADLINE));
+    remaining.saturating_sub(REPLY_MARGIN.min(remaining / 10))
 }
 
 /// Parses a `grpc-timeout` value: up to 8 digits and a unit (H, M, S, m, u, n).
-fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+pub(crate) fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
     if digits.is_empty() || digits.len() > 8 {
         return None;
@@ -408,10 +414,16 @@ mod tests {
     #[test]
     fn remaining_deadline_is_capped() {
         let mut metadata = MetadataMap::new();
-        assert_eq!(remaining_deadline(&metadata), DEFAULT_DEADLINE);
+        let margin = Duration::from_millis(20);
+        assert_eq!(remaining_deadline(&metadata), DEFAULT_DEADLINE - margin);
         metadata.insert("grpc-timeout", AsciiMetadataValue::from_static("2S"));
-        assert_eq!(remaining_deadline(&metadata), Duration::from_secs(2));
+        assert_eq!(
+            remaining_deadline(&metadata),
+            Duration::from_secs(2) - margin
+        );
         metadata.insert("grpc-timeout", AsciiMetadataValue::from_static("1H"));
-        assert_eq!(remaining_deadline(&metadata), DEFAULT_DEADLINE);
+        assert_eq!(remaining_deadline(&metadata), DEFAULT_DEADLINE - margin);
+        metadata.insert("grpc-timeout", AsciiMetadataValue::from_static("100m"));
+        assert_eq!(remaining_deadline(&metadata), Duration::from_millis(90));
     }
 }

@@ -1,16 +1,19 @@
 //! One way to serve every component: health, reflection (v1 and v1alpha), the request-id
-//! layer, limits, and a graceful stop (health NOT_SERVING, in-flight calls finish, then return).
+//! layer, limits with load shedding, optional TLS, and a graceful stop (health NOT_SERVING,
+//! in-flight calls finish, then return).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderValue, Request, Response};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
+use tonic::Status;
 use tonic::service::Routes;
-use tonic::transport::Server;
+use tonic::transport::{Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
@@ -56,14 +59,28 @@ pub struct Served {
     pub services: Vec<&'static str>,
 }
 
+/// How a component serves: limits, TLS and the grace period of a stop.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// In-flight calls after which new ones are refused at once with RESOURCE_EXHAUSTED.
+    pub max_concurrent_calls: usize,
+    /// HTTP/2 streams one connection may have open; a client queues the rest itself.
+    pub max_streams_per_connection: u32,
+    /// How long in-flight calls get to finish after a stop is asked for.
+    pub grace: Duration,
+    /// Serve TLS (and, when it names a client CA, require client certificates).
+    pub tls: Option<ServerTlsConfig>,
+}
+
 /// Serves `served` on `listener` until `shutdown`, then lets in-flight calls finish for at most
-/// `grace`.
+/// the grace period.
 pub async fn serve(
     listener: TcpListener,
     served: Served,
     shutdown: ShutdownSignal,
-    grace: Duration,
+    options: ServeOptions,
 ) -> Result<(), tonic::transport::Error> {
+    let grace = options.grace;
     let (reporter, health) = tonic_health::server::health_reporter();
     let names: Vec<&'static str> = std::iter::once("")
         .chain(served.services.iter().copied())
@@ -116,11 +133,16 @@ pub async fn serve(
     // The builder's TCP options apply only to sockets it binds itself: accepted connections
     // get no-delay here, or small responses wait out Nagle's algorithm against delayed ACKs.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let server = Server::builder()
-        .concurrency_limit_per_connection(256)
+    let mut builder = Server::builder();
+    if let Some(tls) = options.tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
+        .max_concurrent_streams(options.max_streams_per_connection)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .layer(RequestIdLayer)
+        .layer(ShedLayer::new(options.max_concurrent_calls))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, stop);
     tokio::pin!(server);
@@ -207,5 +229,85 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+/// Bounds the calls a server works on at once. A call over the bound is refused at once with
+/// RESOURCE_EXHAUSTED rather than queued, so overload costs neither memory nor latency for the
+/// calls already admitted. Health and reflection are never refused: an orchestrator must not
+/// restart a server for being busy.
+#[derive(Debug, Clone)]
+pub struct ShedLayer {
+    permits: Arc<Semaphore>,
+}
+
+impl ShedLayer {
+    pub fn new(max_concurrent_calls: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max_concurrent_calls.max(1))),
+        }
+    }
+}
+
+impl<S> Layer<S> for ShedLayer {
+    type Service = Shed<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Shed {
+            inner,
+            permits: self.permits.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Shed<S> {
+    inner: S,
+    permits: Arc<Semaphore>,
+}
+
+/// True for the calls that are always admitted: health checks and reflection.
+fn always_admitted(path: &str) -> bool {
+    let service = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    service == HEALTH_SERVICE || REFLECTION_SERVICES.contains(&service)
+}
+
+impl<S, B, ResBody> Service<Request<B>> for Shed<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let permit = if always_admitted(request.uri().path()) {
+            None
+        } else {
+            match self.permits.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    tracing::warn!("overloaded: call refused");
+                    let status = Status::resource_exhausted(
+                        "the server is busy; try again after a short wait",
+                    );
+                    return Box::pin(async move { Ok(status.into_http()) });
+                }
+            }
+        };
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let response = inner.call(request).await;
+            drop(permit);
+            response
+        })
     }
 }

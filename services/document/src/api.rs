@@ -10,10 +10,10 @@ use dqt_proto::dqt::document::v1::{
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use portal_common::principal::{EMPLOYER_ROLE, remaining_deadline};
+use portal_common::upstream::{self, Upstream};
 use portal_common::values::Trn;
 use portal_common::{Caller, FieldViolation, Signer};
 use sha2::{Digest as _, Sha256};
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::code;
@@ -26,12 +26,12 @@ use crate::register::{self, Issued, Register};
 pub struct DocumentApi {
     fonts: Arc<Fonts>,
     register: Register,
-    record: RecordServiceClient<Channel>,
+    record: RecordServiceClient<Upstream>,
     signer: Signer,
 }
 
 impl DocumentApi {
-    pub fn new(fonts: Arc<Fonts>, register: Register, record: Channel, signer: Signer) -> Self {
+    pub fn new(fonts: Arc<Fonts>, register: Register, record: Upstream, signer: Signer) -> Self {
         Self {
             fonts,
             register,
@@ -55,18 +55,12 @@ impl DocumentApi {
         if Trn::parse("trn", trn)? != own {
             return Err(Error::PermissionDenied);
         }
-        let forwarded = self.signer.request(
-            pb::GetMyRecordRequest {},
-            caller,
-            remaining_deadline(request.metadata()),
-        );
-        Ok(self
-            .record
-            .clone()
-            .get_my_record(forwarded)
-            .await
-            .map_err(Error::Record)?
-            .into_inner())
+        let read = upstream::read(remaining_deadline(request.metadata()), |left| {
+            let mut record = self.record.clone();
+            let forwarded = self.signer.request(pb::GetMyRecordRequest {}, caller, left);
+            async move { record.get_my_record(forwarded).await }
+        });
+        Ok(read.await.map_err(Error::Record)?.into_inner())
     }
 }
 

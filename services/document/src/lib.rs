@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use dqt_proto::dqt::document::v1::document_service_server::{DocumentServiceServer, SERVICE_NAME};
 use portal_common::server::Served;
+use portal_common::upstream::Upstream;
 use portal_common::{Component, Config, Signer};
 use sea_orm::DbErr;
 use sea_orm_migration::MigratorTrait as _;
-use tonic::transport::Channel;
 
 /// Connects to the document database and applies its migrations.
 pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
@@ -29,7 +29,7 @@ pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbE
 }
 
 /// The document service, ready to serve: fonts parsed, register migrated.
-pub async fn served(config: &Config, signer: &Signer, record: Channel) -> Result<Served, DbErr> {
+pub async fn served(config: &Config, signer: &Signer, record: Upstream) -> Result<Served, DbErr> {
     let fonts = Fonts::load().map_err(|e| DbErr::Custom(format!("fonts: {e}")))?;
     let register = register::Register::new(migrate(config).await?);
     let api = api::DocumentApi::new(Arc::new(fonts), register, record, signer.clone());

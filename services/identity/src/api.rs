@@ -10,9 +10,9 @@ use dqt_proto::dqt::record::v1::MatchTeacherRequest;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use portal_common::principal::{EMPLOYER_ROLE, INTERNAL_ROLES, Principal, remaining_deadline};
 use portal_common::sessions::{NewSession, Sessions};
+use portal_common::upstream::{self, Upstream};
 use portal_common::values::Trn;
 use portal_common::{Caller, FieldViolation, SignInLimits, Signer, Violations};
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::captcha::Captchas;
@@ -31,7 +31,7 @@ pub struct IdentityApi {
     sessions: Sessions,
     throttle: Throttle,
     captchas: Captchas,
-    record: RecordServiceClient<Channel>,
+    record: RecordServiceClient<Upstream>,
     signer: Signer,
     /// Verified against when a client id is unknown, so that the answer takes as long.
     decoy_hash: String,
@@ -42,7 +42,7 @@ impl IdentityApi {
         store: Store,
         sessions: Sessions,
         limits: SignInLimits,
-        record: RecordServiceClient<Channel>,
+        record: RecordServiceClient<Upstream>,
         signer: Signer,
     ) -> Result<Self, Error> {
         let decoy_hash = secrets::hash(secrets::generate()).await?;
@@ -176,11 +176,15 @@ impl IdentityService for IdentityApi {
             request_id: caller.request_id.clone(),
             on_behalf_of: None,
         };
-        let outcome = self
-            .record
-            .clone()
-            .match_teacher(self.signer.request(match_request, &on_own_behalf, deadline))
-            .await;
+        // A match is a read: safe to repeat while the record service restarts.
+        let outcome = upstream::read(deadline, |left| {
+            let mut record = self.record.clone();
+            let request = self
+                .signer
+                .request(match_request.clone(), &on_own_behalf, left);
+            async move { record.match_teacher(request).await }
+        })
+        .await;
         let outcome = match outcome {
             Ok(outcome) => outcome.into_inner(),
             Err(status) => {

@@ -13,10 +13,10 @@ use dqt_proto::dqt::identity::v1::identity_service_server::{IdentityServiceServe
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use portal_common::server::Served;
 use portal_common::sessions::Sessions;
+use portal_common::upstream::Upstream;
 use portal_common::{Component, Config, Signer};
 use sea_orm::DbErr;
 use sea_orm_migration::MigratorTrait as _;
-use tonic::transport::Channel;
 
 pub use error::Error;
 
@@ -32,7 +32,7 @@ pub async fn served(
     config: &Config,
     signer: &Signer,
     sessions: Sessions,
-    record: Channel,
+    record: Upstream,
 ) -> Result<Served, Error> {
     let store = store::Store::new(migrate(config).await?);
     if let Some(secret) = &config.admin_client_secret {
