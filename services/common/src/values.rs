@@ -382,3 +382,75 @@ mod tests {
         assert_eq!(fields, ["first_name", "last_name"]);
     }
 }
+
+/// Properties of the parsers over generated input, run with the normal tests (the fuzz
+/// targets in `fuzz/` search the same ground for longer).
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A marker no fixed error text contains: an error that repeats its input shows it.
+    const MARKER: &str = "Q7Zx";
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic_or_repeat_their_input(input in "\\PC{0,40}") {
+            let marked = format!("{MARKER}{input}");
+            let errors = [
+                Trn::parse("f", &marked).err(),
+                Trn::parse_lenient("f", &marked).err(),
+                Nino::parse("f", &marked).err(),
+                parse_date("f", &marked).err(),
+                DateOfBirth::parse("f", &marked, today()).err(),
+                NamePart::parse("f", &format!("{marked}\u{7}")).err(),
+            ];
+            for error in errors.into_iter().flatten() {
+                prop_assert!(!error.description.contains(MARKER));
+                prop_assert_eq!(error.field, "f");
+            }
+            let _ = (Trn::parse("f", &input), Nino::parse("f", &input), NamePart::parse("f", &input));
+        }
+
+        #[test]
+        fn a_trn_reads_back_as_itself(number in 1u32..=9_999_999, spaces in "[ ]{0,3}") {
+            let trn = Trn::from_number(number).unwrap();
+            let typed = format!("{spaces}{trn}{spaces}");
+            prop_assert_eq!(Trn::parse("f", &typed), Ok(trn));
+            prop_assert_eq!(Trn::parse_lenient("f", &number.to_string()), Ok(trn));
+        }
+
+        #[test]
+        fn an_accepted_nino_is_nine_upper_case_ascii_and_stable(input in "[A-Za-z]{2}[ -]?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d ]{1,2}") {
+            if let Ok(nino) = Nino::parse("f", &input) {
+                prop_assert_eq!(nino.as_str().len(), 9);
+                prop_assert!(nino.as_str().bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+                prop_assert_eq!(Nino::parse("f", nino.as_str()), Ok(nino.clone()));
+            }
+        }
+
+        #[test]
+        fn a_date_of_birth_reads_back_as_itself(days in 0i64..40_000) {
+            let date = DateOfBirth::EARLIEST + chrono::Duration::days(days);
+            match DateOfBirth::parse("f", &format_date(date), today()) {
+                Ok(parsed) => prop_assert_eq!(parsed.date(), date),
+                Err(_) => prop_assert!(date > sixteen_years_before(today())),
+            }
+        }
+
+        #[test]
+        fn names_normalise_once_and_for_all(input in "\\PC{0,60}") {
+            let once = normalise_name(&input);
+            prop_assert_eq!(normalise_name(&once), once.clone());
+            prop_assert_eq!(once.trim(), once.as_str());
+            if let Ok(part) = NamePart::parse_optional("f", &input) {
+                prop_assert!(part.as_str().chars().count() <= NamePart::MAX_CHARS);
+                prop_assert_eq!(part.as_str().trim(), part.as_str());
+            }
+        }
+    }
+}

@@ -54,8 +54,8 @@ const MAX_BULK: usize = 500;
 /// The one answer to a check that matches nobody, whatever did not match.
 const NO_MATCH: &str = "teacher matching these details";
 
-/// A check by TRN and date of birth, parsed; every bad field named.
-fn trn_query(
+/// A check by TRN and date of birth, parsed; every bad field named. Public for the fuzz targets.
+pub fn trn_query(
     trn: Result<Trn, FieldViolation>,
     date_field: &str,
     date: &str,
@@ -120,7 +120,8 @@ fn record(teacher: &crate::domain::Teacher) -> Response<pb::TeacherRecord> {
     Response::new(views::teacher_record(teacher, Audience::Internal))
 }
 
-fn parse_new_teacher(request: &pb::CreateTeacherRequest) -> Result<NewRecord, Error> {
+/// The validation of CreateTeacher; public for the fuzz targets.
+pub fn parse_new_teacher(request: &pb::CreateTeacherRequest) -> Result<NewRecord, Error> {
     let mut violations = Violations::new();
     let name = match PersonName::parse(
         ["first_name", "middle_name", "last_name"],

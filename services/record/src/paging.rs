@@ -67,3 +67,25 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_token_reads_back_only_with_its_filter(position in any::<i64>(), filter in "\\PC{0,30}", other in "\\PC{0,30}") {
+            let token = encode(position, &filter);
+            prop_assert_eq!(decode("t", &token, &filter), Ok(Some(position)));
+            if other != filter {
+                prop_assert!(decode("t", &token, &other).is_err());
+            }
+        }
+
+        #[test]
+        fn any_token_is_refused_or_read_without_panic(token in "\\PC{0,80}", filter in "[a-z]{0,5}") {
+            let _ = decode("t", &token, &filter);
+        }
+    }
+}

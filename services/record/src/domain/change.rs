@@ -47,10 +47,13 @@ pub fn sanitise_file_name(input: &str, content_type: &str) -> String {
         })
         .collect();
     let collapsed = kept.split_whitespace().collect::<Vec<_>>().join(" ");
-    let trimmed = collapsed
+    let shortened: String = collapsed
         .trim_start_matches(['.', ' ', '_'])
-        .trim_end_matches([' ', '.']);
-    let mut name: String = trimmed.chars().take(MAX_FILE_NAME).collect();
+        .chars()
+        .take(MAX_FILE_NAME)
+        .collect();
+    // Trimmed after shortening, which can leave a space or a dot at the end.
+    let mut name = shortened.trim_end_matches([' ', '.']).to_owned();
     if name.is_empty() {
         let extension = match content_type {
             "application/pdf" => "pdf",
@@ -396,5 +399,36 @@ mod tests {
             )),
             Ok(Decision::Reject { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn evidence_file_names_are_always_safe(input in "\\PC{0,300}", kind in 0usize..3) {
+            let content_type = ["application/pdf", "image/jpeg", "image/png"][kind];
+            let name = sanitise_file_name(&input, content_type);
+            prop_assert!(!name.is_empty());
+            prop_assert!(name.chars().count() <= MAX_FILE_NAME);
+            prop_assert!(name.chars().all(|c| c.is_alphanumeric() || " ._-()".contains(c)));
+            prop_assert!(!name.starts_with(['.', ' ', '_']));
+            prop_assert!(!name.ends_with([' ', '.']));
+            prop_assert_eq!(sanitise_file_name(&name, content_type), name.clone());
+        }
+
+        #[test]
+        fn evidence_is_judged_by_its_content(head in prop::collection::vec(any::<u8>(), 0..16), name in "\\PC{0,20}") {
+            match Evidence::parse(&name, &head) {
+                Ok(evidence) => prop_assert_eq!(Some(evidence.content_type), sniff(&head)),
+                Err(violations) => {
+                    prop_assert!(head.is_empty() || sniff(&head).is_none());
+                    prop_assert!(violations.iter().all(|v| v.field == "evidence"));
+                }
+            }
+        }
     }
 }
