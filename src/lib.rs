@@ -40,8 +40,9 @@ pub fn session_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
 
 impl Stack {
     /// Starts `components` in this process, in dependency order, each on the address the
-    /// configuration gives it (port 0 picks a free port). Components reach each other, and
-    /// any not started here, at the configured addresses.
+    /// configuration gives it (port 0 picks a free port), or for a single component on
+    /// `PORTAL_LISTEN_ADDR` when set. Components reach each other, and any not started here,
+    /// at the configured addresses.
     pub async fn start(
         config: &Config,
         components: &[Component],
@@ -51,17 +52,38 @@ impl Stack {
         let (trigger, signal) = shutdown_channel();
         let sessions = Sessions::new(session_store(config)?, config.session_policy());
         let client_tls = config.tls.client().map_err(anyhow::Error::msg)?;
+        if let Some(addr) = config.addresses.metrics_addr {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("metrics cannot listen on {addr}"))?;
+            let bound = listener.local_addr()?;
+            tokio::spawn(portal_common::metrics::serve(listener, signal.clone()));
+            tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
+        }
         let mut tasks = JoinSet::new();
         for component in Component::ALL
             .into_iter()
             .filter(|c| components.contains(c))
         {
-            let wanted = addresses.of(component);
-            let listener = TcpListener::bind(wanted)
+            let wanted = match config.addresses.listen_addr {
+                Some(listen) if components.len() == 1 => listen.to_string(),
+                _ => addresses.of(component).to_owned(),
+            };
+            let listener = TcpListener::bind(&wanted)
                 .await
                 .with_context(|| format!("{} cannot listen on {wanted}", component.name()))?;
             let bound = listener.local_addr()?;
-            addresses.set(component, bound);
+            // Reached from this process at the address it is bound to (loopback for all).
+            let local = match bound.ip() {
+                ip if ip.is_unspecified() && ip.is_ipv4() => {
+                    SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, bound.port()))
+                }
+                ip if ip.is_unspecified() => {
+                    SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, bound.port()))
+                }
+                _ => bound,
+            };
+            addresses.set(component, local.to_string());
             let to =
                 |c: Component| upstream::connect(c.name(), addresses.of(c), client_tls.as_ref());
             let served = Self::served(component, config, &to, &signer, &sessions).await?;
@@ -75,9 +97,9 @@ impl Stack {
             let signal = signal.clone();
             tasks.spawn(async move { (component, serve(listener, served, signal, options).await) });
             if component == Component::Gateway {
-                // Behind TLS, the gateway's certificate is checked against the components'
-                // authority; a public certificate from elsewhere cannot be checked here.
-                if !public_tls || client_tls.is_some() {
+                // A public certificate need not name the address the gateway is bound to, so
+                // behind TLS the listener's being bound is taken as ready.
+                if !public_tls {
                     wait_until_serving(to(component)?).await?;
                 }
                 tracing::info!(addr = %bound, "gateway listening on {bound}");
@@ -131,7 +153,7 @@ impl Stack {
     }
 
     /// Where each component listens (or, for those not started here, is reached).
-    pub fn addr(&self, component: Component) -> SocketAddr {
+    pub fn addr(&self, component: Component) -> &str {
         self.addresses.of(component)
     }
 

@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
             let _telemetry = portal_common::telemetry::init("all").map_err(anyhow::Error::msg)?;
             for component in Component::ALL {
                 if component != Component::Gateway {
-                    config.addresses.set(component, "127.0.0.1:0".parse()?);
+                    config.addresses.set(component, "127.0.0.1:0".to_owned());
                 }
             }
             let signer = config
@@ -198,7 +198,10 @@ async fn bench(
     let target = Target {
         gateway,
         // `--record-addr` (PORTAL_RECORD_ADDR), for record-direct.
-        record: Some(config.addresses.record_addr),
+        record: tokio::net::lookup_host(&config.addresses.record_addr)
+            .await
+            .context("PORTAL_RECORD_ADDR")?
+            .next(),
         signer: config
             .configured_signer()
             .map_err(anyhow::Error::msg)?

@@ -7,50 +7,28 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Parser as _;
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::portal::v1::administration_client::AdministrationClient;
-use dqt_proto::dqt::portal::v1::authentication_client::AuthenticationClient;
-use dqt_proto::dqt::portal::v1::teacher_portal_client::TeacherPortalClient;
-use portal_common::{Component, Config};
-use support::{ADMIN_SECRET, PortalProcess, authed};
+use portal_common::Component;
+use support::authed;
+use support::processes::{Portal, free_port, run};
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-const SIGNING_KEY: &str = "faults-test-signing-key-0123456789abcdef";
 /// The deadline every call in these tests carries.
 const DEADLINE: Duration = Duration::from_secs(2);
 /// What an answer may take beyond its deadline: the time to carry it back.
 const SLACK: Duration = Duration::from_secs(1);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn required() -> bool {
     std::env::var("PORTAL_TEST_EXTERNAL").is_ok_and(|v| v == "required")
-}
-
-/// Runs a command to completion, panicking with its output when it fails.
-fn run(command: &mut Command) {
-    let output = command.output().expect("command runs");
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// A PostgreSQL cluster of the test's own, on its own port, removed when dropped.
@@ -211,108 +189,6 @@ impl Drop for Redis {
     }
 }
 
-#[derive(clap::Parser)]
-struct TestCli {
-    #[command(flatten)]
-    config: Config,
-}
-
-/// Every component as its own `portal serve` process.
-struct Portal {
-    env: Vec<(String, String)>,
-    processes: BTreeMap<&'static str, PortalProcess>,
-    gateway: Channel,
-}
-
-impl Portal {
-    /// Creates the databases on `postgres` and starts every component; `None` when PostgreSQL
-    /// is unreachable and not required.
-    async fn start(postgres: &str, redis: &str) -> Option<Self> {
-        let tag = format!("{:016x}", rand::random::<u64>());
-        let mut config = TestCli::parse_from(["test"]).config;
-        support::create_databases_at(&mut config, &tag, postgres).await?;
-        let mut env: Vec<(String, String)> = vec![
-            ("PORTAL_INTERNAL_SIGNING_KEY".into(), SIGNING_KEY.into()),
-            ("PORTAL_ADMIN_CLIENT_SECRET".into(), ADMIN_SECRET.into()),
-            ("PORTAL_REDIS_URL".into(), redis.into()),
-            ("PORTAL_REDIS_KEY_PREFIX".into(), format!("portal_t_{tag}:")),
-            ("PORTAL_DATABASE_MAX_CONNECTIONS".into(), "4".into()),
-            ("PORTAL_RECORD_CACHE_MS".into(), "0".into()),
-            ("PORTAL_SHUTDOWN_GRACE_SECONDS".into(), "2".into()),
-        ];
-        for component in Component::ALL {
-            let upper = component.name().to_uppercase();
-            env.push((
-                format!("PORTAL_{upper}_ADDR"),
-                format!("127.0.0.1:{}", free_port()),
-            ));
-            if let Some(url) = config.databases.url_of(component) {
-                env.push((format!("PORTAL_{upper}_DATABASE_URL"), url.to_owned()));
-            }
-        }
-        let mut portal = Self {
-            env,
-            processes: BTreeMap::new(),
-            gateway: Endpoint::from_static("http://127.0.0.1:1").connect_lazy(),
-        };
-        for component in Component::ALL {
-            portal.start_component(component);
-        }
-        let gateway = &portal.processes["gateway"].gateway;
-        portal.gateway = Endpoint::from_shared(format!("http://{gateway}"))
-            .unwrap()
-            .connect_lazy();
-        Some(portal)
-    }
-
-    fn start_component(&mut self, component: Component) {
-        let env: Vec<(&str, &str)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let process = PortalProcess::serve(component, &env);
-        self.processes.insert(component.name(), process);
-    }
-
-    fn signal(&self, component: Component, signal: &str) {
-        let pid = self.processes[component.name()].child.id().to_string();
-        run(Command::new("kill").args([signal, &pid]));
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill(&mut self, component: Component) {
-        let mut process = self.processes.remove(component.name()).unwrap();
-        process.child.kill().unwrap();
-        process.child.wait().unwrap();
-    }
-
-    fn auth(&self) -> AuthenticationClient<Channel> {
-        AuthenticationClient::new(self.gateway.clone())
-    }
-
-    fn admin(&self) -> AdministrationClient<Channel> {
-        AdministrationClient::new(self.gateway.clone())
-    }
-
-    fn portal(&self) -> TeacherPortalClient<Channel> {
-        TeacherPortalClient::new(self.gateway.clone())
-    }
-
-    async fn sign_in_admin(&self) -> Result<String, tonic::Status> {
-        let request = with_deadline(pb::SignInClientRequest {
-            client_id: "admin".into(),
-            client_secret: ADMIN_SECRET.into(),
-        });
-        Ok(self
-            .auth()
-            .sign_in_client(request)
-            .await?
-            .into_inner()
-            .token)
-    }
-}
-
 fn with_deadline<T>(message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.set_timeout(DEADLINE);
@@ -420,7 +296,7 @@ async fn record_service_hung_then_killed_under_writes() {
     };
     let postgres = std::env::var("PORTAL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let Some(mut portal) = Portal::start(&postgres, &redis).await else {
+    let Some(mut portal) = Portal::start(Some(&postgres), &redis, &[]).await else {
         return;
     };
     let admin = portal.sign_in_admin().await.expect("admin signs in");
@@ -515,7 +391,7 @@ async fn postgres_crash_and_restart_under_writes() {
     let Some(postgres) = Postgres::start() else {
         return;
     };
-    let Some(portal) = Portal::start(&postgres.url(), &redis).await else {
+    let Some(portal) = Portal::start(Some(&postgres.url()), &redis, &[]).await else {
         return;
     };
     let admin = portal.sign_in_admin().await.expect("admin signs in");
@@ -556,7 +432,7 @@ async fn redis_restart_fails_closed_then_recovers() {
     };
     let postgres = std::env::var("PORTAL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let Some(portal) = Portal::start(&postgres, &redis.url()).await else {
+    let Some(portal) = Portal::start(Some(&postgres), &redis.url(), &[]).await else {
         return;
     };
     let admin = portal.sign_in_admin().await.expect("admin signs in");

@@ -699,7 +699,8 @@ async fn concurrent_creates_on_two_instances_get_distinct_trns() {
             stack.addr(Component::Record)
         } else {
             second.addr(Component::Record)
-        };
+        }
+        .to_owned();
         let request = signer.request(new_teacher(), &caller, DEFAULT_DEADLINE);
         tasks.spawn(async move {
             let mut client = RecordServiceClient::connect(format!("http://{addr}"))

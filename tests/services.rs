@@ -92,7 +92,7 @@ macro_rules! services_listed {
         use $version::server_reflection_request::MessageRequest;
         use $version::server_reflection_response::MessageResponse;
         let mut client =
-            $version::server_reflection_client::ServerReflectionClient::new(channel($addr));
+            $version::server_reflection_client::ServerReflectionClient::new(channel(&$addr));
         let request = $version::ServerReflectionRequest {
             host: String::new(),
             message_request: Some(MessageRequest::ListServices(String::new())),
@@ -120,7 +120,7 @@ macro_rules! services_listed {
     }};
 }
 
-fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+fn channel(addr: impl std::fmt::Display) -> tonic::transport::Channel {
     tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_lazy()

@@ -75,7 +75,7 @@ fn assert_refused_by_transport(status: &tonic::Status) {
     );
 }
 
-fn tls_channel(addr: std::net::SocketAddr, tls: ClientTlsConfig) -> Channel {
+fn tls_channel(addr: &str, tls: ClientTlsConfig) -> Channel {
     Endpoint::from_shared(format!("https://{addr}"))
         .unwrap()
         .tls_config(tls)
@@ -104,7 +104,7 @@ async fn tls_at_the_gateway_and_mutual_tls_between_components() {
     let trusting = || ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&ours.ca));
 
     // The public path, end to end over TLS: gateway, identity, record.
-    let gateway = tls_channel(h.addr(Component::Gateway), trusting());
+    let gateway = tls_channel(&h.addr(Component::Gateway), trusting());
     let token = AuthenticationClient::new(gateway.clone())
         .sign_in_client(pb::SignInClientRequest {
             client_id: "admin".into(),
@@ -147,19 +147,19 @@ async fn tls_at_the_gateway_and_mutual_tls_between_components() {
             })
             .await
     };
-    let no_certificate = get(tls_channel(record, trusting()))
+    let no_certificate = get(tls_channel(&record, trusting()))
         .await
         .expect_err("a certificate is required");
     assert_refused_by_transport(&no_certificate);
     let rogue = trusting().identity(Identity::from_pem(&theirs.cert, &theirs.key));
-    let wrong_authority = get(tls_channel(record, rogue))
+    let wrong_authority = get(tls_channel(&record, rogue))
         .await
         .expect_err("another authority's certificate is refused");
     assert_refused_by_transport(&wrong_authority);
 
     // With a good certificate, the principal assertion is still required.
     let good = trusting().identity(Identity::from_pem(&ours.cert, &ours.key));
-    let unasserted = get(tls_channel(record, good))
+    let unasserted = get(tls_channel(&record, good))
         .await
         .expect_err("no principal assertion");
     assert_eq!(unasserted.code(), Code::Unauthenticated, "{unasserted:?}");

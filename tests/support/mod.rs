@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod processes;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -132,9 +134,7 @@ pub async fn start(stores: Stores, adjust: impl FnOnce(&mut Config)) -> Option<H
     let tag = format!("{:016x}", rand::random::<u64>());
     let mut config = TestCli::parse_from(["test"]).config;
     for component in Component::ALL {
-        config
-            .addresses
-            .set(component, "127.0.0.1:0".parse().unwrap());
+        config.addresses.set(component, "127.0.0.1:0".to_owned());
     }
     let data_dir = std::env::temp_dir().join(format!("portal-test-{tag}"));
     config.databases.data_dir = data_dir.clone();
@@ -173,8 +173,8 @@ pub fn authed<T>(message: T, token: &str) -> Request<T> {
 }
 
 impl Harness {
-    pub fn addr(&self, component: Component) -> std::net::SocketAddr {
-        self.stack.as_ref().unwrap().addr(component)
+    pub fn addr(&self, component: Component) -> String {
+        self.stack.as_ref().unwrap().addr(component).to_owned()
     }
 
     pub fn auth(&self) -> AuthenticationClient<Channel> {

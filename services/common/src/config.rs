@@ -41,42 +41,63 @@ impl Component {
     }
 }
 
-/// Where each component listens (`portal serve`) or is reached (by the others).
+/// Where each component is reached by the others (`host:port`; a host name such as a
+/// Kubernetes Service, or an IP address), and where it listens unless `PORTAL_LISTEN_ADDR`
+/// says otherwise.
 #[derive(Debug, Clone, Args)]
 pub struct Addresses {
     /// Address of the public gateway.
-    #[arg(long, env = "PORTAL_GATEWAY_ADDR", default_value = "127.0.0.1:50051")]
-    pub gateway_addr: SocketAddr,
+    #[arg(long, env = "PORTAL_GATEWAY_ADDR", default_value = "127.0.0.1:50051", value_parser = parse_host_port)]
+    pub gateway_addr: String,
     /// Address of the identity service.
-    #[arg(long, env = "PORTAL_IDENTITY_ADDR", default_value = "127.0.0.1:50052")]
-    pub identity_addr: SocketAddr,
+    #[arg(long, env = "PORTAL_IDENTITY_ADDR", default_value = "127.0.0.1:50052", value_parser = parse_host_port)]
+    pub identity_addr: String,
     /// Address of the record service.
-    #[arg(long, env = "PORTAL_RECORD_ADDR", default_value = "127.0.0.1:50053")]
-    pub record_addr: SocketAddr,
+    #[arg(long, env = "PORTAL_RECORD_ADDR", default_value = "127.0.0.1:50053", value_parser = parse_host_port)]
+    pub record_addr: String,
     /// Address of the employment service.
-    #[arg(
-        long,
-        env = "PORTAL_EMPLOYMENT_ADDR",
-        default_value = "127.0.0.1:50054"
-    )]
-    pub employment_addr: SocketAddr,
+    #[arg(long, env = "PORTAL_EMPLOYMENT_ADDR", default_value = "127.0.0.1:50054", value_parser = parse_host_port)]
+    pub employment_addr: String,
     /// Address of the document service.
-    #[arg(long, env = "PORTAL_DOCUMENT_ADDR", default_value = "127.0.0.1:50055")]
-    pub document_addr: SocketAddr,
+    #[arg(long, env = "PORTAL_DOCUMENT_ADDR", default_value = "127.0.0.1:50055", value_parser = parse_host_port)]
+    pub document_addr: String,
+    /// Where `portal serve` listens (such as `0.0.0.0:50053` in a container), when not at
+    /// its component's address.
+    #[arg(long, env = "PORTAL_LISTEN_ADDR")]
+    pub listen_addr: Option<SocketAddr>,
+    /// Where Prometheus scrapes `/metrics` (plain HTTP); no metrics endpoint when unset.
+    #[arg(long, env = "PORTAL_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// `host:port`, the host a name, an IPv4 address or a bracketed IPv6 address.
+fn parse_host_port(input: &str) -> Result<String, String> {
+    let input = input.trim();
+    let valid = input.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && port.parse::<u16>().is_ok()
+            && (host.starts_with('[') && host.ends_with(']') || !host.contains(':'))
+            && !host.contains(['/', '@', ' '])
+    });
+    if valid {
+        Ok(input.to_owned())
+    } else {
+        Err("expected host:port, such as record:50053 or 127.0.0.1:50053".to_owned())
+    }
 }
 
 impl Addresses {
-    pub fn of(&self, component: Component) -> SocketAddr {
+    pub fn of(&self, component: Component) -> &str {
         match component {
-            Component::Gateway => self.gateway_addr,
-            Component::Identity => self.identity_addr,
-            Component::Record => self.record_addr,
-            Component::Employment => self.employment_addr,
-            Component::Document => self.document_addr,
+            Component::Gateway => &self.gateway_addr,
+            Component::Identity => &self.identity_addr,
+            Component::Record => &self.record_addr,
+            Component::Employment => &self.employment_addr,
+            Component::Document => &self.document_addr,
         }
     }
 
-    pub fn set(&mut self, component: Component, addr: SocketAddr) {
+    pub fn set(&mut self, component: Component, addr: String) {
         match component {
             Component::Gateway => self.gateway_addr = addr,
             Component::Identity => self.identity_addr = addr,

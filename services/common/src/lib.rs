@@ -6,6 +6,7 @@ pub mod checks;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod metrics;
 pub mod principal;
 pub mod server;
 pub mod sessions;

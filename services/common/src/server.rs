@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response};
 use tokio::net::TcpListener;
@@ -18,6 +18,7 @@ use tonic_health::ServingStatus;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
+use crate::metrics::metrics;
 use crate::principal::REQUEST_ID_HEADER;
 
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
@@ -155,8 +156,9 @@ pub async fn serve(
     }
 }
 
-/// Gives every call a request id (the caller's `x-request-id`, or a new one), echoes it in
-/// the response headers, and runs the call inside a span that carries it.
+/// Gives every call a request id (the caller's `x-request-id`, or a new one) and echoes it in
+/// the response headers; runs the call inside a span that carries it and continues the
+/// caller's trace (`traceparent`); counts the call, its status code and its latency.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestIdLayer;
 
@@ -171,6 +173,17 @@ impl<S> Layer<S> for RequestIdLayer {
 #[derive(Debug, Clone)]
 pub struct RequestId<S> {
     inner: S,
+}
+
+/// The status of an answered call: in the headers when it failed at once (trailers-only),
+/// otherwise OK as far as this layer can see (unary handlers answer in one go).
+fn status_code<B>(response: &Response<B>) -> tonic::Code {
+    response
+        .headers()
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<i32>().ok())
+        .map_or(tonic::Code::Ok, tonic::Code::from_i32)
 }
 
 /// A new request id: 128 random bits in hex.
@@ -213,11 +226,15 @@ where
                 value
             }
         };
+        let method = request.uri().path().to_owned();
         let span = tracing::info_span!(
             "rpc",
-            method = %request.uri().path(),
+            method = %method,
             request_id = %id.to_str().unwrap_or_default(),
+            trace_id = tracing::field::Empty,
         );
+        crate::telemetry::continue_trace(&span, request.headers());
+        let started = Instant::now();
         // Take the service that was polled ready, leaving a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -225,6 +242,9 @@ where
             async move {
                 let mut response = inner.call(request).await?;
                 response.headers_mut().insert(REQUEST_ID_HEADER, id);
+                let (code, took) = (status_code(&response), started.elapsed());
+                metrics().call(&method, code, took);
+                tracing::debug!(code = ?code, took_ms = took.as_secs_f64() * 1e3, "answered");
                 Ok(response)
             }
             .instrument(span),
@@ -295,6 +315,7 @@ where
                 Ok(permit) => Some(permit),
                 Err(_) => {
                     tracing::warn!("overloaded: call refused");
+                    metrics().shed();
                     let status = Status::resource_exhausted(
                         "the server is busy; try again after a short wait",
                     );

@@ -266,6 +266,7 @@ impl RedisStore {
 
 #[tonic::async_trait]
 impl SessionStore for RedisStore {
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "put"))]
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
         connection
@@ -274,6 +275,7 @@ impl SessionStore for RedisStore {
             .map_err(|e| StoreError(e.to_string()))
     }
 
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "get_and_extend"))]
     async fn get_and_extend(
         &self,
         key: &str,
@@ -286,6 +288,7 @@ impl SessionStore for RedisStore {
             .map_err(|e| StoreError(e.to_string()))
     }
 
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "take"))]
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut connection = self.connection.clone();
         connection
@@ -294,6 +297,7 @@ impl SessionStore for RedisStore {
             .map_err(|e| StoreError(e.to_string()))
     }
 
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "delete"))]
     async fn delete(&self, keys: &[String]) -> Result<u64, StoreError> {
         if keys.is_empty() {
             return Ok(0);
@@ -305,6 +309,7 @@ impl SessionStore for RedisStore {
             .map_err(|e| StoreError(e.to_string()))
     }
 
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "add"))]
     async fn add(
         &self,
         keys: &[String],
@@ -324,6 +329,7 @@ impl SessionStore for RedisStore {
         self.run(&pipe).await
     }
 
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "counters"))]
     async fn counters(&self, keys: &[String]) -> Result<Vec<(i64, Duration)>, StoreError> {
         let mut pipe = redis::pipe();
         for key in self.keys(keys) {
@@ -339,6 +345,7 @@ impl SessionStore for RedisStore {
             .collect())
     }
 
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "set_if_absent"))]
     async fn set_if_absent(&self, key: &str, value: i64, ttl: Duration) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
@@ -351,6 +358,7 @@ impl SessionStore for RedisStore {
         self.run(&pipe).await
     }
 
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "add_to_set"))]
     async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
         let key = self.key(key);
         let mut pipe = redis::pipe();
@@ -362,6 +370,7 @@ impl SessionStore for RedisStore {
         self.run(&pipe).await
     }
 
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "take_set"))]
     async fn take_set(&self, key: &str) -> Result<Vec<String>, StoreError> {
         let key = self.key(key);
         let mut pipe = redis::pipe();

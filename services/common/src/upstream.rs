@@ -4,7 +4,6 @@
 
 use std::error::Error as _;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -29,11 +28,11 @@ pub struct Upstream {
     service: &'static str,
 }
 
-/// A channel to the service `service` at `addr`, over TLS when `tls` is given. It connects on
-/// first use and again by itself after the service comes back.
+/// A channel to the service `service` at `addr` (`host:port`), over TLS when `tls` is given.
+/// It connects on first use and again by itself after the service comes back.
 pub fn connect(
     service: &'static str,
-    addr: SocketAddr,
+    addr: &str,
     tls: Option<&ClientTlsConfig>,
 ) -> Result<Upstream, tonic::transport::Error> {
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -82,8 +81,9 @@ impl Service<http::Request<Body>> for Upstream {
         self.channel.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let service = self.service;
+        crate::telemetry::inject_trace(request.headers_mut());
         let deadline = request
             .headers()
             .get("grpc-timeout")

@@ -95,10 +95,16 @@ impl Nino {
     }
 }
 
-/// A calendar date as `YYYY-MM-DD`.
+/// A calendar date as `YYYY-MM-DD`: four, two and two ASCII digits, nothing else (chrono
+/// alone would take signs, short fields and spaces inside).
 pub fn parse_date(field: &str, input: &str) -> Result<NaiveDate, FieldViolation> {
     let input = input.trim();
-    if input.len() != 10 {
+    let shaped = input.len() == 10
+        && input.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shaped {
         return Err(FieldViolation::new(field, "must be a date as YYYY-MM-DD"));
     }
     NaiveDate::parse_from_str(input, "%Y-%m-%d")
@@ -354,6 +360,16 @@ mod tests {
         let leap = date("2116-02-29");
         assert!(DateOfBirth::parse("d", "2100-02-28", leap).is_ok());
         assert!(DateOfBirth::parse("d", "2100-03-01", leap).is_err());
+    }
+
+    #[test]
+    fn dates_are_four_two_and_two_digits_only() {
+        assert_eq!(parse_date("d", " 2001-02-03 "), Ok(date("2001-02-03")));
+        // Found by the `values` fuzz target: chrono alone reads this as 10 April, year -7.
+        assert!(parse_date("d", "-7-4-\n\n\n10").is_err());
+        assert!(parse_date("d", "+001-02-03").is_err());
+        assert!(parse_date("d", "2001-2-031").is_err());
+        assert!(parse_date("d", "2001-02-30").is_err());
     }
 
     #[test]

@@ -121,6 +121,7 @@ impl DocumentService for DocumentApi {
             .await
             .map_err(Error::from)?;
         tracing::info!(trn = %record.trn, kind = register::kind_text(kind), "document issued");
+        portal_common::metrics::metrics().issued(register::kind_text(kind));
         Ok(Response::new(pb::Document {
             file_name: made.file_name,
             content_type: "application/pdf".into(),

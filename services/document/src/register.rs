@@ -40,6 +40,7 @@ impl Register {
         Self { db }
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(op = "record"))]
     pub async fn record(&self, issued: Issued) -> Result<(), DbErr> {
         issued_document::ActiveModel {
             verification_code: Set(issued.verification_code),
@@ -55,6 +56,7 @@ impl Register {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(op = "find"))]
     pub async fn find(&self, code: &str) -> Result<Option<Issued>, DbErr> {
         issued_document::Entity::find_by_id(code.to_owned())
             .one(&self.db)

@@ -86,6 +86,7 @@ impl Store {
     }
 
     /// A teacher's employments, latest start first.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "list"))]
     pub async fn list(&self, trn: Trn) -> Result<Vec<(i64, Employment)>, StoreError> {
         employment::Entity::find()
             .filter(employment::Column::Trn.eq(trn.to_string()))
@@ -99,6 +100,7 @@ impl Store {
     }
 
     /// One of the teacher's employments.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "get"))]
     pub async fn get(&self, trn: Trn, id: i64) -> Result<Option<Employment>, StoreError> {
         employment::Entity::find_by_id(id)
             .filter(employment::Column::Trn.eq(trn.to_string()))
@@ -108,6 +110,7 @@ impl Store {
             .transpose()
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(op = "create"))]
     pub async fn create(&self, trn: Trn, e: &Employment) -> Result<i64, StoreError> {
         let mut row = employment::ActiveModel {
             trn: Set(trn.to_string()),
@@ -119,6 +122,7 @@ impl Store {
     }
 
     /// Replaces one of the teacher's employments; false when there is none with that id.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "update"))]
     pub async fn update(&self, trn: Trn, id: i64, e: &Employment) -> Result<bool, StoreError> {
         let mut row = <employment::ActiveModel as Default>::default();
         columns(&mut row, e);
@@ -132,6 +136,7 @@ impl Store {
     }
 
     /// Deletes one of the teacher's employments; false when there is none with that id.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "delete"))]
     pub async fn delete(&self, trn: Trn, id: i64) -> Result<bool, StoreError> {
         let deleted = employment::Entity::delete_many()
             .filter(employment::Column::Id.eq(id))

@@ -65,6 +65,7 @@ impl Store {
         Self { db }
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(op = "client"))]
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, DbErr> {
         Ok(client::Entity::find_by_id(client_id.to_owned())
             .one(&self.db)
@@ -77,6 +78,7 @@ impl Store {
     }
 
     /// The display names of clients, by id; unknown ids are left out.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "display_names"))]
     pub async fn display_names(
         &self,
         client_ids: &[String],
@@ -92,6 +94,7 @@ impl Store {
     }
 
     /// Inserts a client; false when the id is taken.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "insert_client"))]
     pub async fn insert_client(&self, new: &NewClient<'_>) -> Result<bool, DbErr> {
         let inserted = client::Entity::insert(new.model())
             .on_conflict(
@@ -105,6 +108,7 @@ impl Store {
     }
 
     /// Inserts a client or replaces its secret, roles and name (the `admin` bootstrap).
+    #[tracing::instrument(name = "store", skip_all, fields(op = "upsert_client"))]
     pub async fn upsert_client(&self, new: &NewClient<'_>) -> Result<(), DbErr> {
         client::Entity::insert(new.model())
             .on_conflict(

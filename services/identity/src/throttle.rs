@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use portal_common::metrics::metrics;
 use portal_common::sessions::SessionStore;
 use portal_common::values::Trn;
 use portal_common::{CaptchaMode, SignInLimits};
@@ -161,6 +162,7 @@ impl Throttle {
         if let (Gate::Locked(left), true) = (gate, counts.locked_for.is_zero()) {
             // The attempt that passed the limit starts the lock.
             self.store.set_if_absent(&keys.trn_lock, 1, left).await?;
+            metrics().locked("trn");
         }
         Ok(Attempt { keys, counts, gate })
     }
@@ -181,6 +183,7 @@ impl Throttle {
     /// source at its limit is locked.
     pub async fn failed(&self, attempt: &Attempt) -> Result<(), Error> {
         let lock = Duration::from_secs(self.limits.lock_seconds);
+        metrics().sign_in_failed();
         self.store
             .add(
                 std::slice::from_ref(&attempt.keys.trn_failures),
@@ -190,6 +193,7 @@ impl Throttle {
             .await?;
         if attempt.counts.trn_attempts >= i64::from(self.limits.trn_lock_after_failures) {
             tracing::warn!("a TRN is locked after repeated failed sign-ins");
+            metrics().locked("trn");
             self.store
                 .set_if_absent(&attempt.keys.trn_lock, 1, lock)
                 .await?;
@@ -206,6 +210,7 @@ impl Throttle {
                 .unwrap_or(0);
             if count >= i64::from(self.limits.source_lock_after_failures) {
                 tracing::warn!("a source is locked after repeated failed sign-ins");
+                metrics().locked("source");
                 self.store.set_if_absent(source_lock, 1, lock).await?;
             }
         }

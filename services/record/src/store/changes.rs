@@ -25,6 +25,7 @@ const ONE_OPEN: &str = "an open request of this kind is already waiting for revi
 
 impl Store {
     /// Replaces the masked contact fields (already checked) of the record of `trn`.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "update_contact"))]
     pub async fn update_contact(
         &self,
         trn: Trn,
@@ -44,6 +45,7 @@ impl Store {
     }
 
     /// Files a request; one open request of each kind per teacher.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "create_change_request"))]
     pub async fn create_change_request(
         &self,
         trn: Trn,
@@ -97,6 +99,7 @@ impl Store {
     }
 
     /// A teacher's requests, newest first.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "teacher_change_requests"))]
     pub async fn teacher_change_requests(&self, trn: Trn) -> Result<Vec<ChangeRow>, Error> {
         let Some(person) = person::Entity::find()
             .filter(person::Column::Trn.eq(trn.to_string()))
@@ -117,6 +120,7 @@ impl Store {
 
     /// Requests for review, oldest first, after `after` when given, of one status when given.
     /// The listing is audited.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "change_requests"))]
     pub async fn change_requests(
         &self,
         status: Option<ChangeStatus>,
@@ -156,6 +160,7 @@ impl Store {
 
     /// Approves (applying the change in the same transaction: an old name becomes a previous
     /// name) or rejects an open request.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "review_change_request"))]
     pub async fn review_change_request(
         &self,
         id: i64,
@@ -234,6 +239,7 @@ impl Store {
 
     /// A request's evidence, while it is kept: it goes `retention` after the decision. The
     /// read is audited.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "change_request_evidence"))]
     pub async fn change_request_evidence(
         &self,
         id: i64,
@@ -263,6 +269,7 @@ impl Store {
     }
 
     /// Deletes the evidence of requests decided before `cutoff`; returns how many.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "delete_expired_evidence"))]
     pub async fn delete_expired_evidence(&self, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
         let deleted = change_request::Entity::update_many()
             .col_expr(

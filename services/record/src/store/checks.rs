@@ -65,6 +65,7 @@ impl Store {
     /// Answers checks by TRN and date of birth: for each query, the teacher when both match a
     /// record in use (following one merge), else `None`. A wrong date of birth and an unknown
     /// TRN are the same miss. Each match is audited under `action`, each miss by fingerprint.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "check_teachers"))]
     pub async fn check_teachers(
         &self,
         queries: &[TrnQuery],
@@ -152,6 +153,7 @@ impl Store {
 
     /// Everyone in use whose current or previous surname is `surname_key` and who was born on
     /// `date_of_birth`. The search is audited: each match under its TRN, no match by fingerprint.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "find_teachers"))]
     pub async fn find_teachers(
         &self,
         surname_key: &str,
@@ -206,6 +208,7 @@ impl Store {
     }
 
     /// The employer checks of a teacher's record, newest first.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "record_checks"))]
     pub async fn record_checks(&self, trn: Trn) -> Result<Vec<audit_event::Model>, Error> {
         Ok(audit_event::Entity::find()
             .filter(audit_event::Column::Trn.eq(trn.to_string()))

@@ -118,6 +118,7 @@ impl Store {
 
     /// Creates records with the next TRNs of the range, each with its audit event, in one
     /// transaction: all of them or none. Returns the TRNs in order.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "insert_records"))]
     pub async fn insert_records(
         &self,
         records: &[NewRecord],
@@ -189,6 +190,7 @@ impl Store {
     }
 
     /// Creates one record and returns it as held.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "create_teacher"))]
     pub async fn create_teacher(
         &self,
         record: &NewRecord,
@@ -241,6 +243,7 @@ impl Store {
 
     /// The record of `trn`, if there is one, as its teacher reads it: possibly kept from a
     /// moment ago (see [`cache`]).
+    #[tracing::instrument(name = "store", skip_all, fields(op = "teacher"))]
     pub async fn teacher(&self, trn: Trn) -> Result<Option<std::sync::Arc<Teacher>>, Error> {
         if let Some(teacher) = self.cache.get(trn) {
             return Ok(Some(teacher));
@@ -256,6 +259,7 @@ impl Store {
 
     /// The record of `trn`, read on behalf of someone other than its teacher: the read is
     /// audited in the same transaction.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "teacher_audited"))]
     pub async fn teacher_audited(
         &self,
         trn: Trn,
@@ -272,6 +276,7 @@ impl Store {
 
     /// The person a sign-in with `trn` would reach: the record itself, or the one it was merged
     /// into. The same queries run whether or not the TRN exists.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "sign_in_candidate"))]
     pub async fn sign_in_candidate(&self, trn: Trn) -> Result<Option<Person>, Error> {
         let mut current = trn;
         for _ in 0..MAX_MERGE_HOPS {
@@ -313,6 +318,7 @@ impl Store {
     }
 
     /// Changes the person on a record; a changed name is kept as a previous name.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "update_teacher"))]
     pub async fn update_teacher(
         &self,
         trn: Trn,
@@ -336,6 +342,7 @@ impl Store {
     }
 
     /// Adds a professional status; a first QTS may also decide induction.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "add_professional_status"))]
     pub async fn add_professional_status(
         &self,
         trn: Trn,
@@ -354,6 +361,7 @@ impl Store {
     }
 
     /// Replaces the induction, which must suit the record's statuses.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "set_induction"))]
     pub async fn set_induction(
         &self,
         trn: Trn,
@@ -367,6 +375,7 @@ impl Store {
     }
 
     /// Adds an NPQ, at most one of each type.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "add_npq"))]
     pub async fn add_npq(
         &self,
         trn: Trn,
@@ -382,6 +391,7 @@ impl Store {
     }
 
     /// Adds a mandatory qualification.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "add_mq"))]
     pub async fn add_mq(&self, trn: Trn, mq: &Mq, audit: AuditEntry<'_>) -> Result<Teacher, Error> {
         let (txn, id, _) = self.begin_change(trn).await?;
         rows::mq(id, mq).insert(&txn).await?;
@@ -389,6 +399,7 @@ impl Store {
     }
 
     /// Adds an alert.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "add_alert"))]
     pub async fn add_alert(
         &self,
         trn: Trn,
@@ -401,6 +412,7 @@ impl Store {
     }
 
     /// Closes an open alert of the record on `end`.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "close_alert"))]
     pub async fn close_alert(
         &self,
         trn: Trn,
@@ -432,6 +444,7 @@ impl Store {
 
     /// A page of audit events, newest first, below `before` when given, of one TRN when given.
     /// Reading the audit log is itself audited.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "audit_events"))]
     pub async fn audit_events(
         &self,
         trn: Option<Trn>,

@@ -1,0 +1,215 @@
+//! Metrics for Prometheus: calls by method and code with their latency, calls refused under
+//! overload, failed sign-ins, lockouts and documents issued. One registry per process, served
+//! as text on `PORTAL_METRICS_ADDR` (`GET /metrics`), apart from the gRPC port.
+
+use std::convert::Infallible;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+use crate::server::ShutdownSignal;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    method: String,
+    code: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+type Latencies = Family<MethodLabels, Histogram, fn() -> Histogram>;
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    latency: Latencies,
+    shed: Counter,
+    sign_in_failures: Counter,
+    lockouts: Family<KindLabels, Counter>,
+    documents: Family<KindLabels, Counter>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to about 8 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// The metrics of this process.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let mut registry = Registry::with_prefix("portal");
+        let calls = Family::default();
+        registry.register(
+            "rpc_calls",
+            "gRPC calls answered, by method and status code",
+            calls.clone(),
+        );
+        let latency: Latencies = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "rpc_duration_seconds",
+            "Time to answer a gRPC call, by method",
+            latency.clone(),
+        );
+        let shed = Counter::default();
+        registry.register(
+            "rpc_shed",
+            "Calls refused with RESOURCE_EXHAUSTED because the server was at its limit",
+            shed.clone(),
+        );
+        let sign_in_failures = Counter::default();
+        registry.register(
+            "sign_in_failures",
+            "Teacher sign-ins refused for details that did not match",
+            sign_in_failures.clone(),
+        );
+        let lockouts = Family::default();
+        registry.register(
+            "sign_in_lockouts",
+            "Teacher sign-in locks begun, by what was locked (trn or source)",
+            lockouts.clone(),
+        );
+        let documents = Family::default();
+        registry.register(
+            "documents_issued",
+            "Documents issued, by kind",
+            documents.clone(),
+        );
+        Metrics {
+            registry,
+            calls,
+            latency,
+            shed,
+            sign_in_failures,
+            lockouts,
+            documents,
+        }
+    })
+}
+
+impl Metrics {
+    /// One answered call. Methods that do not exist are counted under `unknown`, so that
+    /// made-up paths cannot grow the label set.
+    pub fn call(&self, method: &str, code: tonic::Code, took: Duration) {
+        let method = if code == tonic::Code::Unimplemented {
+            "unknown".to_owned()
+        } else {
+            method.to_owned()
+        };
+        self.calls
+            .get_or_create(&CallLabels {
+                method: method.clone(),
+                code: code_name(code),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&MethodLabels { method })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn shed(&self) {
+        self.shed.inc();
+    }
+
+    pub fn sign_in_failed(&self) {
+        self.sign_in_failures.inc();
+    }
+
+    /// A lock begun on `kind` (`trn` or `source`).
+    pub fn locked(&self, kind: &'static str) {
+        self.lockouts.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// A document issued, of `kind` (such as `qts_certificate`).
+    pub fn issued(&self, kind: &'static str) {
+        self.documents.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .unwrap_or_else(|_| unreachable!("writing to a String does not fail"));
+        text
+    }
+}
+
+/// gRPC's name for a status code, as Prometheus labels usually carry it.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let response = if request.uri().path() == "/metrics" {
+        Response::builder()
+            .header(
+                hyper::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )
+            .body(Full::new(Bytes::from(metrics().encode())))
+    } else {
+        Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Full::new(Bytes::from_static(b"not found\n")))
+    };
+    Ok(response.unwrap_or_else(|_| unreachable!("a static header is valid")))
+}
+
+/// Serves `/metrics` on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, shutdown: ShutdownSignal) {
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut stop => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = hyper::service::service_fn(answer);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,163 @@
+//! Every component as its own `portal serve` process, wired by environment variables as a
+//! deployment wires them, sharing a Redis and, when given, a PostgreSQL server.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use clap::Parser as _;
+use dqt_proto::dqt::portal::v1 as pb;
+use dqt_proto::dqt::portal::v1::administration_client::AdministrationClient;
+use dqt_proto::dqt::portal::v1::authentication_client::AuthenticationClient;
+use dqt_proto::dqt::portal::v1::teacher_portal_client::TeacherPortalClient;
+use portal_common::{Component, Config};
+use tonic::Request;
+use tonic::transport::{Channel, Endpoint};
+
+use super::{ADMIN_SECRET, PortalProcess};
+
+pub const SIGNING_KEY: &str = "processes-test-signing-key-0123456789abcdef";
+
+/// A port free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs a command to completion, panicking with its output when it fails.
+pub fn run(command: &mut Command) {
+    let output = command.output().expect("command runs");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[derive(clap::Parser)]
+struct TestCli {
+    #[command(flatten)]
+    config: Config,
+}
+
+pub struct Portal {
+    env: Vec<(String, String)>,
+    pub processes: BTreeMap<&'static str, PortalProcess>,
+    stopped: BTreeMap<&'static str, PortalProcess>,
+    pub gateway: Channel,
+}
+
+impl Portal {
+    /// Starts every component: on fresh databases on `postgres` when given (`None` when it
+    /// is unreachable and not required), else on embedded databases; sessions in `redis`.
+    /// `env` is set for every component, and `PORTAL_METRICS_ADDR_<COMPONENT>` in it for that
+    /// component only, as `PORTAL_METRICS_ADDR`.
+    pub async fn start(postgres: Option<&str>, redis: &str, env: &[(&str, &str)]) -> Option<Self> {
+        let tag = format!("{:016x}", rand::random::<u64>());
+        let mut config = TestCli::parse_from(["test"]).config;
+        if let Some(postgres) = postgres {
+            super::create_databases_at(&mut config, &tag, postgres).await?;
+        }
+        let mut all: Vec<(String, String)> = vec![
+            ("PORTAL_INTERNAL_SIGNING_KEY".into(), SIGNING_KEY.into()),
+            ("PORTAL_ADMIN_CLIENT_SECRET".into(), ADMIN_SECRET.into()),
+            ("PORTAL_REDIS_URL".into(), redis.into()),
+            ("PORTAL_REDIS_KEY_PREFIX".into(), format!("portal_t_{tag}:")),
+            ("PORTAL_DATABASE_MAX_CONNECTIONS".into(), "4".into()),
+            ("PORTAL_RECORD_CACHE_MS".into(), "0".into()),
+            ("PORTAL_SHUTDOWN_GRACE_SECONDS".into(), "2".into()),
+        ];
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        for component in Component::ALL {
+            let upper = component.name().to_uppercase();
+            all.push((
+                format!("PORTAL_{upper}_ADDR"),
+                format!("127.0.0.1:{}", free_port()),
+            ));
+            if let Some(url) = config.databases.url_of(component) {
+                all.push((format!("PORTAL_{upper}_DATABASE_URL"), url.to_owned()));
+            }
+        }
+        let mut portal = Self {
+            env: all,
+            processes: BTreeMap::new(),
+            stopped: BTreeMap::new(),
+            gateway: Endpoint::from_static("http://127.0.0.1:1").connect_lazy(),
+        };
+        for component in Component::ALL {
+            portal.start_component(component);
+        }
+        let gateway = &portal.processes["gateway"].gateway;
+        portal.gateway = Endpoint::from_shared(format!("http://{gateway}"))
+            .unwrap()
+            .connect_lazy();
+        Some(portal)
+    }
+
+    pub fn start_component(&mut self, component: Component) {
+        let own_metrics = format!("PORTAL_METRICS_ADDR_{}", component.name().to_uppercase());
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .filter(|(k, _)| !k.starts_with("PORTAL_METRICS_ADDR_") || *k == own_metrics)
+            .map(|(k, v)| {
+                let name = if *k == own_metrics {
+                    "PORTAL_METRICS_ADDR"
+                } else {
+                    k.as_str()
+                };
+                (name, v.as_str())
+            })
+            .collect();
+        let process = PortalProcess::serve(component, &env);
+        self.processes.insert(component.name(), process);
+    }
+
+    pub fn signal(&self, component: Component, signal: &str) {
+        let pid = self.processes[component.name()].child.id().to_string();
+        run(Command::new("kill").args([signal, &pid]));
+    }
+
+    /// SIGKILL: no chance to finish anything. Its output stays readable with [`Self::output`].
+    pub fn kill(&mut self, component: Component) {
+        let mut process = self.processes.remove(component.name()).unwrap();
+        process.child.kill().unwrap();
+        process.child.wait().unwrap();
+        self.stopped.insert(component.name(), process);
+    }
+
+    /// Everything a stopped component wrote.
+    pub fn output(&self, component: &str) -> Vec<String> {
+        self.stopped[component].output()
+    }
+
+    pub fn auth(&self) -> AuthenticationClient<Channel> {
+        AuthenticationClient::new(self.gateway.clone())
+    }
+
+    pub fn admin(&self) -> AdministrationClient<Channel> {
+        AdministrationClient::new(self.gateway.clone())
+    }
+
+    pub fn portal(&self) -> TeacherPortalClient<Channel> {
+        TeacherPortalClient::new(self.gateway.clone())
+    }
+
+    /// Signs in the admin client, with a deadline of a few seconds.
+    pub async fn sign_in_admin(&self) -> Result<String, tonic::Status> {
+        let mut request = Request::new(pb::SignInClientRequest {
+            client_id: "admin".into(),
+            client_secret: ADMIN_SECRET.into(),
+        });
+        request.set_timeout(Duration::from_secs(2));
+        Ok(self
+            .auth()
+            .sign_in_client(request)
+            .await?
+            .into_inner()
+            .token)
+    }
+}
