@@ -126,6 +126,10 @@ pub struct Databases {
     /// Document service database URL (postgres://...); embedded SQLite when unset.
     #[arg(long, env = "PORTAL_DOCUMENT_DATABASE_URL", hide_env_values = true)]
     pub document_database_url: Option<String>,
+    /// Whether each service brings its database schema up to date when it starts. Off when
+    /// several replicas start together and a migration job (`portal migrate`) runs first.
+    #[arg(long, env = "PORTAL_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
     /// Most database connections each service keeps open.
     #[arg(long, env = "PORTAL_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
@@ -164,6 +168,14 @@ pub struct Config {
     /// `portal serve`; `portal up` makes a random one when unset.
     #[arg(long, env = "PORTAL_INTERNAL_SIGNING_KEY", hide_env_values = true)]
     pub internal_signing_key: Option<String>,
+    /// A second key whose principal assertions are accepted but never made, for rotating the
+    /// signing key without refusing calls (docs/operations.md).
+    #[arg(
+        long,
+        env = "PORTAL_INTERNAL_SIGNING_KEY_ACCEPTED",
+        hide_env_values = true
+    )]
+    pub internal_signing_key_accepted: Option<String>,
     /// When set, start-up creates or updates the client `admin` with every internal role.
     #[arg(long, env = "PORTAL_ADMIN_CLIENT_SECRET", hide_env_values = true)]
     pub admin_client_secret: Option<String>,
@@ -309,11 +321,16 @@ impl Config {
         Duration::from_secs(self.shutdown_grace_seconds)
     }
 
-    /// The signer from the configured key, or `None` when no key is configured.
+    /// The signer from the configured key (also accepting the second key when one is set), or
+    /// `None` when no key is configured.
     pub fn configured_signer(&self) -> Result<Option<Signer>, String> {
-        self.internal_signing_key
-            .as_deref()
-            .map(|key| Signer::new(key.as_bytes()))
-            .transpose()
+        let Some(key) = self.internal_signing_key.as_deref() else {
+            return Ok(None);
+        };
+        let signer = Signer::new(key.as_bytes())?;
+        match self.internal_signing_key_accepted.as_deref() {
+            Some(accepted) => signer.accepting(accepted.as_bytes()).map(Some),
+            None => Ok(Some(signer)),
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
 
 use crate::config::{Component, Databases};
 
@@ -36,6 +37,29 @@ pub async fn connect(
         });
     }
     Database::connect(options).await
+}
+
+/// Connects to a service's database and, when `migrate`, applies `M`'s pending migrations.
+/// Otherwise (several replicas, with a migration job run before them) it refuses to start on
+/// a schema that is behind, rather than fail on its first query.
+pub async fn open<M: MigratorTrait>(
+    databases: &Databases,
+    component: Component,
+    migrate: bool,
+) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(databases, component).await?;
+    if migrate {
+        M::up(&db, None).await?;
+    } else {
+        let pending = M::get_pending_migrations(&db).await?.len();
+        if pending > 0 {
+            return Err(DbErr::Custom(format!(
+                "the {} database has {pending} pending migrations: run `portal migrate` first",
+                component.name()
+            )));
+        }
+    }
+    Ok(db)
 }
 
 fn sqlite_url(data_dir: &Path, name: &str) -> Result<String, DbErr> {

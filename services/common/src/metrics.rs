@@ -213,3 +213,56 @@ pub async fn serve(listener: TcpListener, shutdown: ShutdownSignal) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_counted_by_method_and_code_and_unknown_paths_pooled() {
+        let metrics = metrics();
+        let took = Duration::from_millis(3);
+        metrics.call("/test.v1.Test/Known", tonic::Code::NotFound, took);
+        metrics.call("/made/up-1", tonic::Code::Unimplemented, took);
+        metrics.call("/made/up-2", tonic::Code::Unimplemented, took);
+        let text = metrics.encode();
+        assert!(text.contains(
+            "portal_rpc_calls_total{method=\"/test.v1.Test/Known\",code=\"NOT_FOUND\"} 1"
+        ));
+        assert!(
+            text.contains("portal_rpc_calls_total{method=\"unknown\",code=\"UNIMPLEMENTED\"} 2")
+        );
+        assert!(!text.contains("made/up"));
+        assert!(text.contains(
+            "portal_rpc_duration_seconds_bucket{le=\"0.004\",method=\"/test.v1.Test/Known\"} 1"
+        ));
+    }
+
+    #[test]
+    fn the_alerting_rules_name_only_metrics_that_exist() {
+        let rules = include_str!("../../../deploy/prometheus-alerts.yaml");
+        // A family shows in the output once it has a member.
+        let metrics = metrics();
+        metrics.call("/test.v1.Test/Rules", tonic::Code::Ok, Duration::ZERO);
+        metrics.locked("trn");
+        metrics.issued("qts_certificate");
+        let exposed = metrics.encode();
+        let mut named = 0;
+        for (i, _) in rules.match_indices("portal_") {
+            let name: String = rules[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let family = ["_total", "_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(&name);
+            assert!(
+                exposed.contains(&format!("# TYPE {family} ")),
+                "{name} is not a metric the portal exposes"
+            );
+            named += 1;
+        }
+        assert!(named >= 6);
+    }
+}

@@ -149,6 +149,9 @@ impl From<AssertionError> for Status {
 #[derive(Clone)]
 pub struct Signer {
     mac: Hmac<Sha256>,
+    /// Keys whose assertions are also accepted, never used to sign: the other key while the
+    /// signing key is being rotated.
+    accepted: Vec<Hmac<Sha256>>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -169,8 +172,18 @@ impl Signer {
             ));
         }
         Hmac::new_from_slice(key)
-            .map(|mac| Self { mac })
+            .map(|mac| Self {
+                mac,
+                accepted: Vec::new(),
+            })
             .map_err(|e| e.to_string())
+    }
+
+    /// Also accepts assertions signed with `key` (for rotating the signing key: see
+    /// docs/operations.md).
+    pub fn accepting(mut self, key: &[u8]) -> Result<Self, String> {
+        self.accepted.push(Self::new(key)?.mac);
+        Ok(self)
     }
 
     /// A keyed fingerprint of `data` (lowercase hex), for recording that something was asked
@@ -195,6 +208,7 @@ impl Signer {
         Self {
             mac: Hmac::new_from_slice(&key)
                 .unwrap_or_else(|_| unreachable!("HMAC takes any key length")),
+            accepted: Vec::new(),
         }
     }
 
@@ -244,10 +258,17 @@ impl Signer {
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| AssertionError::Malformed)?;
-        let mut mac = self.mac.clone();
-        mac.update(&payload);
-        mac.verify_slice(&signature)
-            .map_err(|_| AssertionError::BadSignature)?;
+        let signed_by = |key: &Hmac<Sha256>| {
+            let mut mac = key.clone();
+            mac.update(&payload);
+            mac.verify_slice(&signature).is_ok()
+        };
+        if !std::iter::once(&self.mac)
+            .chain(&self.accepted)
+            .any(signed_by)
+        {
+            return Err(AssertionError::BadSignature);
+        }
         let assertion = PrincipalAssertion::decode(payload.as_slice())
             .map_err(|_| AssertionError::Malformed)?;
         let expires = assertion
@@ -347,6 +368,27 @@ mod tests {
         let mut metadata = MetadataMap::new();
         metadata.insert(ASSERTION_HEADER, value);
         metadata
+    }
+
+    #[test]
+    fn a_rotation_accepts_both_keys_and_signs_with_one() {
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let now = SystemTime::now();
+        let before = Signer::new(&old).unwrap();
+        let during = Signer::new(&old).unwrap().accepting(&new).unwrap();
+        let after = Signer::new(&new).unwrap().accepting(&old).unwrap();
+        let from_new = metadata_with(after.mint(&teacher(), now));
+        let from_old = metadata_with(before.mint(&teacher(), now));
+        assert!(before.verify(&from_new, now).is_err());
+        assert_eq!(during.verify(&from_new, now).unwrap(), teacher());
+        assert_eq!(during.verify(&from_old, now).unwrap(), teacher());
+        assert_eq!(after.verify(&from_old, now).unwrap(), teacher());
+        let stranger = metadata_with(Signer::random().mint(&teacher(), now));
+        assert!(matches!(
+            during.verify(&stranger, now),
+            Err(AssertionError::BadSignature)
+        ));
+        assert!(Signer::new(&old).unwrap().accepting(&[0u8; 8]).is_err());
     }
 
     #[test]

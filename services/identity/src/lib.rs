@@ -16,15 +16,20 @@ use portal_common::sessions::Sessions;
 use portal_common::upstream::Upstream;
 use portal_common::{Component, Config, Signer};
 use sea_orm::DbErr;
-use sea_orm_migration::MigratorTrait as _;
 
 pub use error::Error;
 
-/// Connects to the identity database and applies its migrations.
+/// Connects to the identity database and applies its migrations (`portal migrate`).
 pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    let db = portal_common::db::connect(&config.databases, Component::Identity).await?;
-    migration::Migrator::up(&db, None).await?;
-    Ok(db)
+    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Identity, true)
+        .await
+}
+
+/// Connects to the identity database, migrating it first when start-up migrations are on.
+async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
+    let migrate = config.databases.migrate_on_start;
+    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Identity, migrate)
+        .await
 }
 
 /// The identity service, ready to serve. Bootstraps `admin` when a secret is configured.
@@ -34,7 +39,7 @@ pub async fn served(
     sessions: Sessions,
     record: Upstream,
 ) -> Result<Served, Error> {
-    let store = store::Store::new(migrate(config).await?);
+    let store = store::Store::new(open(config).await?);
     if let Some(secret) = &config.admin_client_secret {
         api::bootstrap_admin(&store, secret).await?;
     }

@@ -14,13 +14,17 @@ use dqt_proto::dqt::record::v1::record_service_server::{RecordServiceServer, SER
 use portal_common::server::Served;
 use portal_common::{Component, Config, Signer};
 use sea_orm::DbErr;
-use sea_orm_migration::MigratorTrait as _;
 
-/// Connects to the record database and applies its migrations.
+/// Connects to the record database and applies its migrations (`portal migrate`).
 pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    let db = portal_common::db::connect(&config.databases, Component::Record).await?;
-    migration::Migrator::up(&db, None).await?;
-    Ok(db)
+    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Record, true).await
+}
+
+/// Connects to the record database, migrating it first when start-up migrations are on.
+async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
+    let migrate = config.databases.migrate_on_start;
+    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Record, migrate)
+        .await
 }
 
 /// The record store over the migrated database, allocating TRNs from the configured range.
@@ -31,7 +35,7 @@ pub async fn open_store(config: &Config) -> Result<store::Store, error::Error> {
     {
         return Err(DbErr::Custom("the TRN range must lie within 0000001..=9999999".into()).into());
     }
-    let db = migrate(config).await?;
+    let db = open(config).await?;
     store::Store::new(
         db,
         config.trn_range_start..=config.trn_range_end,

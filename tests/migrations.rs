@@ -1,0 +1,44 @@
+//! Migrations as a separate step: with start-up migrations off (several replicas and a
+//! migration job, as on Kubernetes), a component refuses to start on a schema that is behind,
+//! naming the fix; after `portal migrate` it starts.
+
+use clap::Parser as _;
+use portal::Stack;
+use portal_common::{Component, Config, Signer};
+
+#[derive(clap::Parser)]
+struct TestCli {
+    #[command(flatten)]
+    config: Config,
+}
+
+#[tokio::test]
+async fn a_schema_behind_is_refused_until_portal_migrate_runs() {
+    let dir = std::env::temp_dir().join(format!("portal-migrate-{:016x}", rand::random::<u64>()));
+    let mut config = TestCli::parse_from([
+        "test",
+        "--migrate-on-start",
+        "false",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+    .config;
+    config
+        .addresses
+        .set(Component::Record, "127.0.0.1:0".to_owned());
+
+    let refused = Stack::start(&config, &[Component::Record], Signer::random())
+        .await
+        .err()
+        .expect("a fresh database is behind");
+    let message = format!("{refused:#}");
+    assert!(message.contains("pending migrations"), "{message}");
+    assert!(message.contains("portal migrate"), "{message}");
+
+    portal_record::migrate(&config).await.expect("migrated");
+    let stack = Stack::start(&config, &[Component::Record], Signer::random())
+        .await
+        .expect("starts on a current schema");
+    stack.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
