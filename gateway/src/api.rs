@@ -114,6 +114,11 @@ type Reply<T> = Result<Response<T>, Status>;
 /// UNAVAILABLE while the deadline allows; its answer without transport metadata. Writes are
 /// never repeated: one might have been applied before its answer was lost.
 macro_rules! read {
+    // The public request's message, passed on unchanged for its caller.
+    ($self:ident, $request:ident => $client:ident . $method:ident) => {{
+        let message = $request.get_ref().clone();
+        read!($self, Self::caller(&$request), message, $client.$method).map(Response::new)
+    }};
     ($self:ident, $caller:expr, $message:expr, $client:ident . $method:ident) => {{
         let (caller, deadline) = $caller;
         let message = $message;
@@ -272,14 +277,7 @@ impl TeacherPortal for Gateway {
         &self,
         request: Request<pb::ListMyChangeRequestsRequest>,
     ) -> Reply<pb::ListMyChangeRequestsResponse> {
-        let message = *request.get_ref();
-        let listed = read!(
-            self,
-            Self::caller(&request),
-            message,
-            record.list_my_change_requests
-        )?;
-        Ok(Response::new(listed))
+        read!(self, request => record.list_my_change_requests)
     }
 
     async fn list_my_employments(
@@ -444,14 +442,7 @@ impl EmployerAccess for Gateway {
         &self,
         request: Request<pb::VerifyDocumentRequest>,
     ) -> Reply<pb::DocumentVerification> {
-        let message = request.get_ref().clone();
-        let verified = read!(
-            self,
-            Self::caller(&request),
-            message,
-            document.verify_document
-        )?;
-        Ok(Response::new(verified))
+        read!(self, request => document.verify_document)
     }
 }
 
@@ -468,9 +459,7 @@ impl Administration for Gateway {
         &self,
         request: Request<pb::GetTeacherRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        let message = request.get_ref().clone();
-        let record = read!(self, Self::caller(&request), message, record.get_teacher)?;
-        Ok(Response::new(record))
+        read!(self, request => record.get_teacher)
     }
 
     async fn update_teacher(
@@ -526,28 +515,14 @@ impl Administration for Gateway {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Reply<pb::ListAuditEventsResponse> {
-        let message = request.get_ref().clone();
-        let events = read!(
-            self,
-            Self::caller(&request),
-            message,
-            record.list_audit_events
-        )?;
-        Ok(Response::new(events))
+        read!(self, request => record.list_audit_events)
     }
 
     async fn list_change_requests(
         &self,
         request: Request<pb::ListChangeRequestsRequest>,
     ) -> Reply<pb::ListChangeRequestsResponse> {
-        let message = request.get_ref().clone();
-        let listed = read!(
-            self,
-            Self::caller(&request),
-            message,
-            record.list_change_requests
-        )?;
-        Ok(Response::new(listed))
+        read!(self, request => record.list_change_requests)
     }
 
     async fn review_change_request(
