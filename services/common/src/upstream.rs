@@ -92,29 +92,32 @@ impl Service<http::Request<Body>> for Upstream {
             .map(|timeout| Instant::now() + timeout);
         let call = self.channel.call(request);
         Box::pin(async move {
-            call.await
-                .map(|response| {
-                    // The service's own deadline can run out a moment before ours, and tonic
-                    // answers that CANCELLED: to the caller it is a deadline exceeded.
-                    let cancelled = response.headers().get("grpc-status")
-                        == Some(&http::HeaderValue::from_static("1"));
-                    if cancelled && deadline.is_some_and(|deadline| Instant::now() >= deadline - LATE) {
-                        deadline_exceeded(service).into_http()
-                    } else {
-                        response
-                    }
-                })
-                .or_else(|error| {
-                let status = if timed_out(&error) {
-                    deadline_exceeded(service)
-                } else {
-                    tracing::warn!(service, error = %error.source().unwrap_or(&error), "cannot reach a service");
-                    Status::unavailable(format!("the {service} service is unavailable"))
-                };
-                Ok(status.into_http())
+            Ok(match call.await {
+                Ok(response) if cancelled_at(&response, deadline) => {
+                    deadline_exceeded(service).into_http()
+                }
+                Ok(response) => response,
+                Err(error) if timed_out(&error) => deadline_exceeded(service).into_http(),
+                Err(error) => {
+                    let cause = error.source().unwrap_or(&error);
+                    tracing::warn!(service, error = %cause, "cannot reach a service");
+                    Status::unavailable(format!("the {service} service is unavailable")).into_http()
+                }
             })
         })
     }
+}
+
+/// True when the service answered CANCELLED as the deadline ran out: tonic's answer when the
+/// service's own copy of the deadline runs out a moment before ours. To the caller it is a
+/// deadline exceeded.
+fn cancelled_at(response: &http::Response<Body>, deadline: Option<Instant>) -> bool {
+    let cancelled =
+        response.headers().get("grpc-status") == Some(&http::HeaderValue::from_static("1"));
+    cancelled
+        && deadline
+            .and_then(|deadline| deadline.checked_sub(LATE))
+            .is_some_and(|nearly| Instant::now() >= nearly)
 }
 
 /// Calls `attempt` with the time left of `deadline`, and again after UNAVAILABLE (backing off,
