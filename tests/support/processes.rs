@@ -71,11 +71,13 @@ impl Portal {
             ("PORTAL_SHUTDOWN_GRACE_SECONDS".into(), "2".into()),
         ];
         all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        // Wired as a deployment is: each component reached by a host name, listening on all
+        // addresses (PORTAL_LISTEN_ADDR, set per process below).
         for component in Component::ALL {
             let upper = component.name().to_uppercase();
             all.push((
                 format!("PORTAL_{upper}_ADDR"),
-                format!("127.0.0.1:{}", free_port()),
+                format!("localhost:{}", free_port()),
             ));
             if let Some(url) = config.databases.url_of(component) {
                 all.push((format!("PORTAL_{upper}_DATABASE_URL"), url.to_owned()));
@@ -90,16 +92,30 @@ impl Portal {
         for component in Component::ALL {
             portal.start_component(component);
         }
-        let gateway = &portal.processes["gateway"].gateway;
+        let gateway = portal.address(Component::Gateway);
         portal.gateway = Endpoint::from_shared(format!("http://{gateway}"))
             .unwrap()
             .connect_lazy();
         Some(portal)
     }
 
+    /// Where `component` is reached (`localhost:<port>`).
+    pub fn address(&self, component: Component) -> String {
+        let name = format!("PORTAL_{}_ADDR", component.name().to_uppercase());
+        let (_, address) = self.env.iter().find(|(k, _)| *k == name).unwrap();
+        address.clone()
+    }
+
     pub fn start_component(&mut self, component: Component) {
         let own_metrics = format!("PORTAL_METRICS_ADDR_{}", component.name().to_uppercase());
-        let env: Vec<(&str, &str)> = self
+        let port = self
+            .address(component)
+            .rsplit_once(':')
+            .unwrap()
+            .1
+            .to_owned();
+        let listen = format!("0.0.0.0:{port}");
+        let mut env: Vec<(&str, &str)> = self
             .env
             .iter()
             .filter(|(k, _)| !k.starts_with("PORTAL_METRICS_ADDR_") || *k == own_metrics)
@@ -112,6 +128,7 @@ impl Portal {
                 (name, v.as_str())
             })
             .collect();
+        env.push(("PORTAL_LISTEN_ADDR", &listen));
         let process = PortalProcess::serve(component, &env);
         self.processes.insert(component.name(), process);
     }
