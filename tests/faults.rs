@@ -8,7 +8,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use dqt_proto::dqt::portal::v1::administration_client::AdministrationClient;
 use portal_common::Component;
 use support::authed;
 use support::processes::{Portal, free_port, run};
+use support::redis::RedisServer;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
@@ -26,10 +27,6 @@ use tonic::{Code, Request};
 const DEADLINE: Duration = Duration::from_secs(2);
 /// What an answer may take beyond its deadline: the time to carry it back.
 const SLACK: Duration = Duration::from_secs(1);
-
-fn required() -> bool {
-    std::env::var("PORTAL_TEST_EXTERNAL").is_ok_and(|v| v == "required")
-}
 
 /// A PostgreSQL cluster of the test's own, on its own port, removed when dropped.
 struct Postgres {
@@ -47,7 +44,10 @@ impl Postgres {
             .map(|version| version.join("bin"))
             .filter(|bin| bin.join("initdb").exists());
         let Some(bin) = bin else {
-            assert!(!required(), "PostgreSQL's initdb is required");
+            assert!(
+                !support::external_required(),
+                "PostgreSQL's initdb is required"
+            );
             eprintln!("no initdb; skipping");
             return None;
         };
@@ -128,64 +128,6 @@ impl Drop for Postgres {
             .args(["-m", "immediate", "stop"])
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A redis-server of the test's own, on its own port, keeping nothing on disk.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Redis {
-    async fn start() -> Option<Self> {
-        let mut redis = Self {
-            child: None,
-            port: free_port(),
-        };
-        if let Err(error) = redis.run().await {
-            assert!(!required(), "redis-server is required: {error}");
-            eprintln!("redis-server cannot run ({error}); skipping");
-            return None;
-        }
-        Some(redis)
-    }
-
-    async fn run(&mut self) -> std::io::Result<()> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
@@ -432,7 +374,7 @@ async fn postgres_crash_and_restart_under_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_fails_closed_then_recovers() {
-    let Some(mut redis) = Redis::start().await else {
+    let Some(mut redis) = RedisServer::start().await else {
         return;
     };
     let postgres = std::env::var("PORTAL_TEST_POSTGRES_URL")

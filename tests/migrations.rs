@@ -2,27 +2,17 @@
 //! migration job, as on Kubernetes), a component refuses to start on a schema that is behind,
 //! naming the fix; after `portal migrate` it starts.
 
-use clap::Parser as _;
-use portal::Stack;
-use portal_common::{Component, Config, Signer};
+mod support;
 
-#[derive(clap::Parser)]
-struct TestCli {
-    #[command(flatten)]
-    config: Config,
-}
+use portal::Stack;
+use portal_common::{Component, Signer};
 
 #[tokio::test]
 async fn a_schema_behind_is_refused_until_portal_migrate_runs() {
     let dir = std::env::temp_dir().join(format!("portal-migrate-{:016x}", rand::random::<u64>()));
-    let mut config = TestCli::parse_from([
-        "test",
-        "--migrate-on-start",
-        "false",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ])
-    .config;
+    let mut config = support::default_config();
+    config.databases.migrate_on_start = false;
+    config.databases.data_dir = dir.clone();
     config
         .addresses
         .set(Component::Record, "127.0.0.1:0".to_owned());

@@ -4,64 +4,12 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use dqt_proto::dqt::portal::v1 as pb;
+use support::redis::RedisServer;
 use support::{ADMIN_SECRET, Harness, Stores, authed, start};
 use tonic::Code;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A throwaway redis-server, stopped when dropped (also when a test fails).
-struct RedisServer(Child);
-
-impl RedisServer {
-    fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A throwaway redis-server; `None` when there is none to run and CI does not require it.
-async fn redis_server(port: u16) -> Option<RedisServer> {
-    let spawned = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match spawned {
-        Ok(child) => child,
-        Err(error) if std::env::var("PORTAL_TEST_EXTERNAL").as_deref() != Ok("required") => {
-            eprintln!("redis-server cannot run ({error}); skipping");
-            return None;
-        }
-        Err(error) => panic!("redis-server is required: {error}"),
-    };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(RedisServer(child));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("redis-server did not start");
-}
 
 async fn sign_in_admin(h: &Harness) -> Result<String, tonic::Status> {
     h.auth()
@@ -82,11 +30,10 @@ async fn promptly<T>(call: impl Future<Output = T>) -> T {
 
 #[tokio::test]
 async fn the_gateway_fails_closed_while_redis_is_down_and_recovers_by_itself() {
-    let port = free_port();
-    let Some(mut redis) = redis_server(port).await else {
+    let Some(mut redis) = RedisServer::start().await else {
         return;
     };
-    let url = format!("redis://127.0.0.1:{port}");
+    let url = redis.url();
     let h = start(Stores::Embedded, |config| config.redis_url = Some(url))
         .await
         .unwrap();
@@ -133,7 +80,7 @@ async fn the_gateway_fails_closed_while_redis_is_down_and_recovers_by_itself() {
         );
     }
 
-    let _redis = redis_server(port).await.expect("redis-server restarts");
+    redis.run().await.expect("redis-server restarts");
     let mut recovered = None;
     for _ in 0..75 {
         if let Ok(token) = sign_in_admin(&h).await {

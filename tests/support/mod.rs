@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 pub mod processes;
+pub mod redis;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,11 @@ pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789";
 struct TestCli {
     #[command(flatten)]
     config: Config,
+}
+
+/// The configuration with every default, as `portal` reads it with nothing set.
+pub fn default_config() -> Config {
+    TestCli::parse_from(["test"]).config
 }
 
 /// Where the stores live.
@@ -59,7 +65,7 @@ fn redis_url() -> String {
 
 /// True when CI said PostgreSQL and Redis are there: a test that needs them then fails
 /// rather than skips.
-fn external_required() -> bool {
+pub fn external_required() -> bool {
     std::env::var("PORTAL_TEST_EXTERNAL").is_ok_and(|v| v == "required")
 }
 
@@ -132,7 +138,7 @@ pub async fn reachable_redis() -> Option<String> {
 /// not required.
 pub async fn start(stores: Stores, adjust: impl FnOnce(&mut Config)) -> Option<Harness> {
     let tag = format!("{:016x}", rand::random::<u64>());
-    let mut config = TestCli::parse_from(["test"]).config;
+    let mut config = default_config();
     for component in Component::ALL {
         config.addresses.set(component, "127.0.0.1:0".to_owned());
     }

@@ -5,18 +5,17 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use clap::Parser as _;
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::portal::v1::administration_client::AdministrationClient;
 use dqt_proto::dqt::portal::v1::authentication_client::AuthenticationClient;
 use dqt_proto::dqt::portal::v1::teacher_portal_client::TeacherPortalClient;
-use portal_common::{Component, Config};
+use portal_common::Component;
 use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 
 use super::{ADMIN_SECRET, PortalProcess};
 
-pub const SIGNING_KEY: &str = "processes-test-signing-key-0123456789abcdef";
+const SIGNING_KEY: &str = "processes-test-signing-key-0123456789abcdef";
 
 /// A port free a moment ago.
 pub fn free_port() -> u16 {
@@ -37,12 +36,6 @@ pub fn run(command: &mut Command) {
     );
 }
 
-#[derive(clap::Parser)]
-struct TestCli {
-    #[command(flatten)]
-    config: Config,
-}
-
 pub struct Portal {
     env: Vec<(String, String)>,
     pub processes: BTreeMap<&'static str, PortalProcess>,
@@ -57,7 +50,7 @@ impl Portal {
     /// component only, as `PORTAL_METRICS_ADDR`.
     pub async fn start(postgres: Option<&str>, redis: &str, env: &[(&str, &str)]) -> Option<Self> {
         let tag = format!("{:016x}", rand::random::<u64>());
-        let mut config = TestCli::parse_from(["test"]).config;
+        let mut config = super::default_config();
         if let Some(postgres) = postgres {
             super::create_databases_at(&mut config, &tag, postgres).await?;
         }
