@@ -5,7 +5,8 @@ The Kubernetes manifests are validated against the API schemas (kubernetes-valid
 then the compose file and the manifests are read and checked against the portal itself: every
 PORTAL_* variable they set must be one that `portal serve --help` knows, every component must
 be there as its own `portal serve` container, and each Deployment must probe, expose and be
-reached on the port its address gives; and docs/operations.md must describe every variable.
+reached on the port its address gives; the network policies must let each service be reached
+only by the components that call it; and docs/operations.md must describe every variable.
 
 Usage: deploy/check.py PATH/TO/portal
 """
@@ -19,6 +20,14 @@ import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
 PORTS = {"gateway": 50051, "identity": 50052, "record": 50053, "employment": 50054, "document": 50055}
+# Who calls whom (docs/operations.md): the network policies allow exactly these.
+CALLERS = {
+    "gateway": {"anywhere"},
+    "identity": {"gateway"},
+    "record": {"gateway", "identity", "document"},
+    "employment": {"gateway"},
+    "document": {"gateway"},
+}
 failures = []
 
 
@@ -103,6 +112,27 @@ def check_kubernetes(known):
             fail(f"k8s: no HorizontalPodAutoscaler for {name}")
     if "portal-migrate" not in kinds.get("Job", set()):
         fail("k8s: no migration Job")
+
+    # Who may reach whom: the gateway from anywhere; each service from its callers only.
+    reached_by = {}
+    for _, document in documents():
+        if document["kind"] != "NetworkPolicy":
+            continue
+        target = document["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component")
+        for rule in document["spec"].get("ingress", []):
+            ports = {p["port"] for p in rule.get("ports", [])}
+            sources = rule.get("from")
+            if target in PORTS and PORTS[target] in ports:
+                if sources is None:
+                    reached_by.setdefault(target, set()).add("anywhere")
+                for source in sources or []:
+                    labels = source.get("podSelector", {}).get("matchLabels", {})
+                    reached_by.setdefault(target, set()).add(labels.get("app.kubernetes.io/component", "?"))
+    if "default-deny-ingress" not in kinds.get("NetworkPolicy", set()):
+        fail("k8s: ingress is not denied by default")
+    for name, callers in CALLERS.items():
+        if reached_by.get(name, set()) != callers:
+            fail(f"k8s: {name} is reached by {sorted(reached_by.get(name, set()))}, not {sorted(callers)}")
 
     for _, document in documents():
         if document["kind"] != "Deployment":
