@@ -245,16 +245,13 @@ impl Store {
     /// moment ago (see [`cache`]).
     #[tracing::instrument(name = "store", skip_all, fields(op = "teacher"))]
     pub async fn teacher(&self, trn: Trn) -> Result<Option<std::sync::Arc<Teacher>>, Error> {
-        if let Some(teacher) = self.cache.get(trn) {
-            return Ok(Some(teacher));
-        }
-        let teacher = load(&self.db, &self.catalogue, trn, false)
-            .await?
-            .map(|(_, t)| std::sync::Arc::new(t));
-        if let Some(teacher) = &teacher {
-            self.cache.put(trn, teacher.clone());
-        }
-        Ok(teacher)
+        self.cache
+            .get_or_read(trn, || async {
+                Ok(load(&self.db, &self.catalogue, trn, false)
+                    .await?
+                    .map(|(_, t)| t))
+            })
+            .await
     }
 
     /// The record of `trn`, read on behalf of someone other than its teacher: the read is
