@@ -2,10 +2,15 @@
 //! embedded. Each service applies its own migrations at start.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, ExecResult, QueryResult, Statement,
+};
 use sea_orm_migration::MigratorTrait;
+use tokio::sync::OwnedMutexGuard;
 
 use crate::config::{Component, Databases};
 
@@ -71,16 +76,72 @@ fn sqlite_url(data_dir: &Path, name: &str) -> Result<String, DbErr> {
     ))
 }
 
-/// Begins a transaction that will write. On SQLite it takes the write lock at once
-/// (`BEGIN IMMEDIATE`), so that concurrent writers wait their turn under the busy timeout
-/// instead of failing when a read lock cannot be upgraded; PostgreSQL ignores the mode.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+/// The writers of one database, let in one at a time in the order they came. SQLite allows
+/// one writer at a time, and its own wait for the lock sleeps in steps of up to 100 ms while
+/// holding a pooled connection: under concurrent writes that stretched the slowest calls to
+/// seconds and ran the pool dry. PostgreSQL needs no such line.
+#[derive(Clone, Default)]
+pub struct Writers(Option<Arc<tokio::sync::Mutex<()>>>);
+
+impl Writers {
+    /// The line for `db`: one on SQLite, none on PostgreSQL.
+    pub fn of(db: &DatabaseConnection) -> Self {
+        Self((db.get_database_backend() == DbBackend::Sqlite).then(Default::default))
+    }
+}
+
+/// A transaction that writes. On SQLite it holds the database's writer turn until it is
+/// committed or dropped.
+pub struct Write {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Write {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+#[tonic::async_trait]
+impl ConnectionTrait for Write {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+}
+
+/// Begins a transaction that will write, after the writers ahead of it. On SQLite it takes
+/// the write lock at once (`BEGIN IMMEDIATE`), so that a read lock never has to be upgraded;
+/// PostgreSQL ignores the mode.
+pub async fn begin_write(db: &DatabaseConnection, writers: &Writers) -> Result<Write, DbErr> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait as _};
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
+    let turn = match &writers.0 {
+        Some(line) => Some(line.clone().lock_owned().await),
+        None => None,
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    Ok(Write { txn, _turn: turn })
 }
 
 /// Runs schema statements on PostgreSQL only (for what SQLite has no notion of, such as
@@ -100,4 +161,64 @@ pub async fn on_postgres(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_writers_wait_in_line_without_holding_connections() {
+        let dir = std::env::temp_dir().join(format!("portal-writers-{}", std::process::id()));
+        let databases = Databases {
+            data_dir: dir.clone(),
+            identity_database_url: None,
+            record_database_url: None,
+            employment_database_url: None,
+            document_database_url: None,
+            migrate_on_start: true,
+            database_max_connections: 2,
+        };
+        let db = connect(&databases, Component::Record).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (n INTEGER)")
+            .await
+            .unwrap();
+        let writers = Writers::of(&db);
+        let first = begin_write(&db, &writers).await.unwrap();
+        let mut later = tokio::task::JoinSet::new();
+        for n in 0..4 {
+            let (db, writers) = (db.clone(), writers.clone());
+            later.spawn(async move {
+                let txn = begin_write(&db, &writers).await?;
+                txn.execute_unprepared(&format!("INSERT INTO t VALUES ({n})"))
+                    .await?;
+                txn.commit().await
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The writers in line hold no connection, so the pool's second one still serves a
+        // read. Waiting in SQLite's busy handler instead, they held it, and the read ran into
+        // the pool's one-second timeout.
+        let count = "SELECT COUNT(*) AS n FROM t";
+        let read = db
+            .query_one_raw(Statement::from_string(DbBackend::Sqlite, count))
+            .await;
+        assert!(read.is_ok(), "{read:?}");
+        first
+            .execute_unprepared("INSERT INTO t VALUES (9)")
+            .await
+            .unwrap();
+        first.commit().await.unwrap();
+        for written in later.join_all().await {
+            written.unwrap();
+        }
+        let rows = db
+            .query_one_raw(Statement::from_string(DbBackend::Sqlite, count))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rows.try_get::<i64>("", "n").unwrap(), 5);
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

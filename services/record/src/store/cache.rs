@@ -195,7 +195,11 @@ mod tests {
         off.get_or_read(trn, || read_counted(&reads, Some(teacher())))
             .await
             .unwrap();
-        assert_eq!(reads.load(Ordering::SeqCst), 5, "a zero time to live keeps nothing");
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            5,
+            "a zero time to live keeps nothing"
+        );
     }
 
     #[tokio::test]
@@ -242,7 +246,11 @@ mod tests {
             .get_or_read(trn, || read_counted(&reads, Some(teacher())))
             .await
             .unwrap();
-        assert_eq!(reads.load(Ordering::SeqCst), 2, "the overtaken read was not kept");
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            2,
+            "the overtaken read was not kept"
+        );
     }
 
     #[tokio::test]

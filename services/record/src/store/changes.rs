@@ -128,7 +128,7 @@ impl Store {
         limit: u64,
         audit: AuditEntry<'_>,
     ) -> Result<(Vec<ChangeRow>, Option<i64>), Error> {
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.db, &self.writers).await?;
         let mut query = change_request::Entity::find()
             .order_by_asc(change_request::Column::Id)
             .limit(limit + 1);
@@ -167,7 +167,7 @@ impl Store {
         decision: &Decision,
         audit: AuditEntry<'_>,
     ) -> Result<ChangeRow, Error> {
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.db, &self.writers).await?;
         let request = change_request::Entity::find_by_id(id)
             .lock_exclusive()
             .one(&txn)
@@ -246,7 +246,7 @@ impl Store {
         retention: chrono::Duration,
         audit: AuditEntry<'_>,
     ) -> Result<change_request::Model, Error> {
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.db, &self.writers).await?;
         let request = change_request::Entity::find_by_id(id)
             .one(&txn)
             .await?

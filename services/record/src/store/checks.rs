@@ -73,7 +73,7 @@ impl Store {
         fingerprint: impl Fn(&TrnQuery) -> String,
         audit: AuditEntry<'_>,
     ) -> Result<Vec<Option<Teacher>>, Error> {
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.db, &self.writers).await?;
         let wanted: Vec<String> = queries.iter().map(|q| q.trn.to_string()).collect();
         let mut found: HashMap<String, person::Model> = person::Entity::find()
             .filter(person::Column::Trn.is_in(wanted))
@@ -161,7 +161,7 @@ impl Store {
         fingerprint: String,
         audit: AuditEntry<'_>,
     ) -> Result<Vec<Teacher>, Error> {
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.db, &self.writers).await?;
         let by_previous = previous_name::Entity::find()
             .select_only()
             .column(previous_name::Column::PersonId)

@@ -15,12 +15,12 @@ use std::ops::RangeInclusive;
 
 use chrono::{NaiveDate, Utc};
 use portal_common::Caller;
-use portal_common::db::begin_write;
+use portal_common::db::{Write, Writers, begin_write};
 use portal_common::values::Trn;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    DbErr, EntityTrait, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
 use crate::domain::{
@@ -73,6 +73,7 @@ pub struct Store {
     trn_range: RangeInclusive<u32>,
     catalogue: AlertCatalogue,
     cache: std::sync::Arc<cache::RecordCache>,
+    writers: Writers,
 }
 
 impl Store {
@@ -104,6 +105,7 @@ impl Store {
                 .map(rows::alert_type),
         );
         Ok(Self {
+            writers: Writers::of(&db),
             db,
             trn_range,
             catalogue,
@@ -127,7 +129,7 @@ impl Store {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.db, &self.writers).await?;
         let trns = self.allocate_trns(&txn, records.len()).await?;
         let now = Utc::now();
         let inserted = person::Entity::insert_many(
@@ -262,7 +264,7 @@ impl Store {
         trn: Trn,
         audit: AuditEntry<'_>,
     ) -> Result<Option<Teacher>, Error> {
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.db, &self.writers).await?;
         let teacher = load(&txn, &self.catalogue, trn, false).await?;
         if teacher.is_some() {
             audit.model(Some(trn)).insert(&txn).await?;
@@ -290,8 +292,8 @@ impl Store {
 
     /// Opens a change of the record of `trn`: a transaction holding the person's row lock,
     /// the record as it stands, and the person's row id.
-    async fn begin_change(&self, trn: Trn) -> Result<(DatabaseTransaction, i64, Teacher), Error> {
-        let txn = begin_write(&self.db).await?;
+    async fn begin_change(&self, trn: Trn) -> Result<(Write, i64, Teacher), Error> {
+        let txn = begin_write(&self.db, &self.writers).await?;
         let (id, teacher) = load(&txn, &self.catalogue, trn, true)
             .await?
             .ok_or(Error::NotFound(TEACHER))?;
@@ -301,7 +303,7 @@ impl Store {
     /// Closes a change: the audit event, then the record as it now stands, then commit.
     async fn finish_change(
         &self,
-        txn: DatabaseTransaction,
+        txn: Write,
         trn: Trn,
         audit: AuditEntry<'_>,
     ) -> Result<Teacher, Error> {
@@ -449,7 +451,7 @@ impl Store {
         limit: u64,
         audit: AuditEntry<'_>,
     ) -> Result<AuditPage, Error> {
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.db, &self.writers).await?;
         let mut query = audit_event::Entity::find()
             .order_by_desc(audit_event::Column::Id)
             .limit(limit + 1);
@@ -473,7 +475,7 @@ impl Store {
 }
 
 /// A merge target must be another record that is not itself merged.
-async fn check_merge_target(txn: &DatabaseTransaction, trn: Trn, target: Trn) -> Result<(), Error> {
+async fn check_merge_target(txn: &Write, trn: Trn, target: Trn) -> Result<(), Error> {
     let field = "teacher.merged_into_trn";
     if target == trn {
         return Err(
@@ -495,11 +497,7 @@ async fn check_merge_target(txn: &DatabaseTransaction, trn: Trn, target: Trn) ->
 }
 
 /// Replaces the induction of person `id`: its status and dates, exemptions and periods.
-async fn write_induction(
-    txn: &DatabaseTransaction,
-    id: i64,
-    induction: &Induction,
-) -> Result<(), Error> {
+async fn write_induction(txn: &Write, id: i64, induction: &Induction) -> Result<(), Error> {
     person::ActiveModel {
         id: Set(id),
         induction_status: Set(induction.status.as_str().to_owned()),
