@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, ExecResult, QueryResult, Statement,
+    ConnAcquireErr, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
 };
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::OwnedMutexGuard;
@@ -37,7 +37,7 @@ pub async fn connect(
         options.map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(SQLITE_WRITE_WAIT)
                 .foreign_keys(true)
         });
     }
@@ -75,6 +75,9 @@ fn sqlite_url(data_dir: &Path, name: &str) -> Result<String, DbErr> {
         data_dir.join(format!("{name}.db")).display()
     ))
 }
+
+/// The longest a write waits for an embedded database's write lock before it fails.
+const SQLITE_WRITE_WAIT: Duration = Duration::from_secs(5);
 
 /// The writers of one database, let in one at a time in the order they came. SQLite allows
 /// one writer at a time, and its own wait for the lock sleeps in steps of up to 100 ms while
@@ -126,13 +129,18 @@ impl ConnectionTrait for Write {
     }
 }
 
-/// Begins a transaction that will write, after the writers ahead of it. On SQLite it takes
+/// Begins a transaction that will write, after the writers ahead of it (failing as a pool
+/// timeout when that takes longer than [`SQLITE_WRITE_WAIT`]). On SQLite it takes
 /// the write lock at once (`BEGIN IMMEDIATE`), so that a read lock never has to be upgraded;
 /// PostgreSQL ignores the mode.
 pub async fn begin_write(db: &DatabaseConnection, writers: &Writers) -> Result<Write, DbErr> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait as _};
     let turn = match &writers.0 {
-        Some(line) => Some(line.clone().lock_owned().await),
+        Some(line) => Some(
+            tokio::time::timeout(SQLITE_WRITE_WAIT, line.clone().lock_owned())
+                .await
+                .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?,
+        ),
         None => None,
     };
     let txn = db
@@ -167,9 +175,9 @@ pub async fn on_postgres(
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn sqlite_writers_wait_in_line_without_holding_connections() {
-        let dir = std::env::temp_dir().join(format!("portal-writers-{}", std::process::id()));
+    /// An embedded database of two connections with a table `t`, in a directory of `name`.
+    async fn embedded(name: &str) -> (DatabaseConnection, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("portal-{name}-{}", std::process::id()));
         let databases = Databases {
             data_dir: dir.clone(),
             identity_database_url: None,
@@ -180,9 +188,15 @@ mod tests {
             database_max_connections: 2,
         };
         let db = connect(&databases, Component::Record).await.unwrap();
-        db.execute_unprepared("CREATE TABLE t (n INTEGER)")
+        db.execute_unprepared("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
             .await
             .unwrap();
+        (db, dir)
+    }
+
+    #[tokio::test]
+    async fn sqlite_writers_wait_in_line_without_holding_connections() {
+        let (db, dir) = embedded("writers").await;
         let writers = Writers::of(&db);
         let first = begin_write(&db, &writers).await.unwrap();
         let mut later = tokio::task::JoinSet::new();
@@ -218,6 +232,21 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(rows.try_get::<i64>("", "n").unwrap(), 5);
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_writer_kept_waiting_too_long_fails_as_a_pool_timeout() {
+        let (db, dir) = embedded("writer-wait").await;
+        let writers = Writers::of(&db);
+        let first = begin_write(&db, &writers).await.unwrap();
+        let second = begin_write(&db, &writers).await;
+        assert!(matches!(
+            second.err(),
+            Some(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))
+        ));
+        first.commit().await.unwrap();
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }

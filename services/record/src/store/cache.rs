@@ -173,33 +173,33 @@ mod tests {
         Ok(teacher.map(|t| (*t).clone()))
     }
 
+    /// The record from `cache`, read (and counted in `reads`) when it is not kept.
+    async fn record(cache: &RecordCache, trn: Trn, reads: &AtomicU64) -> Option<Arc<Teacher>> {
+        cache
+            .get_or_read(trn, || read_counted(reads, Some(teacher())))
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn records_are_kept_for_their_time_and_forgotten_on_change() {
         let trn = Trn::from_number(1).unwrap();
         let reads = AtomicU64::new(0);
         let cache = RecordCache::new(Duration::from_millis(200));
-        let get = || cache.get_or_read(trn, || read_counted(&reads, Some(teacher())));
-        assert!(get().await.unwrap().is_some());
-        assert!(get().await.unwrap().is_some());
+        assert!(record(&cache, trn, &reads).await.is_some());
+        assert!(record(&cache, trn, &reads).await.is_some());
         assert_eq!(reads.load(Ordering::SeqCst), 1, "kept");
         cache.forget(trn);
-        get().await.unwrap();
+        record(&cache, trn, &reads).await;
         assert_eq!(reads.load(Ordering::SeqCst), 2, "forgotten on change");
         tokio::time::sleep(Duration::from_millis(250)).await;
-        get().await.unwrap();
+        record(&cache, trn, &reads).await;
         assert_eq!(reads.load(Ordering::SeqCst), 3, "expired");
         let off = RecordCache::new(Duration::ZERO);
-        off.get_or_read(trn, || read_counted(&reads, Some(teacher())))
-            .await
-            .unwrap();
-        off.get_or_read(trn, || read_counted(&reads, Some(teacher())))
-            .await
-            .unwrap();
-        assert_eq!(
-            reads.load(Ordering::SeqCst),
-            5,
-            "a zero time to live keeps nothing"
-        );
+        record(&off, trn, &reads).await;
+        record(&off, trn, &reads).await;
+        let kept = reads.load(Ordering::SeqCst);
+        assert_eq!(kept, 5, "a zero time to live keeps nothing");
     }
 
     #[tokio::test]
@@ -235,22 +235,15 @@ mod tests {
         let trn = Trn::from_number(1).unwrap();
         let reads = AtomicU64::new(0);
         let cache = RecordCache::new(Duration::from_secs(60));
-        let read = cache.get_or_read(trn, || read_counted(&reads, Some(teacher())));
         let change = async {
             tokio::time::sleep(Duration::from_millis(5)).await;
             cache.forget(trn);
         };
-        let (old, ()) = tokio::join!(read, change);
-        assert!(old.unwrap().is_some());
-        cache
-            .get_or_read(trn, || read_counted(&reads, Some(teacher())))
-            .await
-            .unwrap();
-        assert_eq!(
-            reads.load(Ordering::SeqCst),
-            2,
-            "the overtaken read was not kept"
-        );
+        let (old, ()) = tokio::join!(record(&cache, trn, &reads), change);
+        assert!(old.is_some());
+        record(&cache, trn, &reads).await;
+        let overtaken = reads.load(Ordering::SeqCst);
+        assert_eq!(overtaken, 2, "the overtaken read was not kept");
     }
 
     #[tokio::test]
@@ -258,17 +251,10 @@ mod tests {
         let trn = Trn::from_number(1).unwrap();
         let reads = AtomicU64::new(0);
         let cache = RecordCache::new(Duration::from_secs(60));
-        let cancelled = tokio::time::timeout(
-            Duration::from_millis(5),
-            cache.get_or_read(trn, || read_counted(&reads, Some(teacher()))),
-        )
-        .await;
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(5), record(&cache, trn, &reads)).await;
         assert!(cancelled.is_err());
         assert!(lock(&cache.reads).is_empty());
-        let got = cache
-            .get_or_read(trn, || read_counted(&reads, Some(teacher())))
-            .await
-            .unwrap();
-        assert!(got.is_some());
+        assert!(record(&cache, trn, &reads).await.is_some());
     }
 }
