@@ -34,6 +34,9 @@ pub async fn connect(
         .acquire_timeout(Duration::from_secs(1))
         .sqlx_logging(false);
     if embedded {
+        // A local file is never unreachable; what a connection waits for there is SQLite's
+        // lock (a new file switching to WAL, a writer), under the same bound as a write.
+        options.acquire_timeout(SQLITE_WRITE_WAIT);
         options.map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
@@ -210,9 +213,9 @@ mod tests {
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        // The writers in line hold no connection, so the pool's second one still serves a
-        // read. Waiting in SQLite's busy handler instead, they held it, and the read ran into
-        // the pool's one-second timeout.
+        // The writers in line hold no connection, so the pool's second one serves a read at
+        // once. Waiting in SQLite's busy handler instead, one held it until it gave up on the
+        // lock and failed, and only then did the read get a connection.
         let count = "SELECT COUNT(*) AS n FROM t";
         let read = db
             .query_one_raw(Statement::from_string(DbBackend::Sqlite, count))
