@@ -182,17 +182,39 @@ async fn bench(
     teachers: usize,
     config: &Config,
 ) -> anyhow::Result<()> {
-    use portal::bench::{Spawned, Target, run, usage};
+    use portal::bench::{Spawned, Target, postgres_usage, redis_usage, run, usage};
     let json = load.json;
     let Some(gateway) = addr else {
+        let redis = config.redis_url.as_deref();
+        let redis_before = match redis {
+            Some(url) => Some(redis_usage(url).await.context("reading Redis's INFO")?),
+            None => None,
+        };
         let spawned = Spawned::start()?;
         let pid = spawned.pid();
         let outcome = run(spawned.target.clone(), scenario, load, teachers).await;
         let portal = usage(pid);
+        // Read before the portal stops: its database connections are the backends measured.
+        let databases: Vec<&str> = Component::ALL
+            .into_iter()
+            .filter_map(|c| config.databases.url_of(c))
+            .collect();
+        let postgres = if databases.is_empty() {
+            None
+        } else {
+            postgres_usage(&databases)
+                .await
+                .context("reading PostgreSQL's backends")?
+        };
         spawned.stop()?;
         outcome?;
         report_usage("portal up", portal, json);
         report_usage("bench", usage(std::process::id()), json);
+        if let (Some(url), Some((cpu_before, _))) = (redis, redis_before) {
+            let (cpu, peak) = redis_usage(url).await.context("reading Redis's INFO")?;
+            report_usage("redis", Some((cpu - cpu_before, peak)), json);
+        }
+        report_usage("postgres", postgres, json);
         return Ok(());
     };
     let target = Target {

@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+mod support;
+
 #[test]
 fn every_scenario_runs_and_reports_its_json() {
     let data_dir =
@@ -63,4 +65,58 @@ fn every_scenario_runs_and_reports_its_json() {
         assert!(!line.contains("\"requests\":0,"), "{line}");
     }
     assert!(stdout.contains("{\"process\":\"portal up\""));
+}
+
+/// On PostgreSQL and Redis it reports their CPU and memory beside its own and the portal's.
+#[tokio::test]
+async fn on_postgres_and_redis_it_reports_their_usage_too() {
+    let tag = format!("{:016x}", rand::random::<u64>());
+    let mut config = support::default_config();
+    let Some(()) = support::create_databases(&mut config, &tag).await else {
+        return;
+    };
+    let Some(redis) = support::reachable_redis().await else {
+        return;
+    };
+    let databases = &config.databases;
+    let out = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["bench", "my-record", "--json", "--concurrency", "2"])
+        .args(["--duration", "0.3", "--warmup", "0.1", "--teachers", "2"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "error")
+        .env("PORTAL_REDIS_URL", redis)
+        .env("PORTAL_REDIS_KEY_PREFIX", format!("portal_t_{tag}:"))
+        .env(
+            "PORTAL_IDENTITY_DATABASE_URL",
+            databases.identity_database_url.as_deref().unwrap(),
+        )
+        .env(
+            "PORTAL_RECORD_DATABASE_URL",
+            databases.record_database_url.as_deref().unwrap(),
+        )
+        .env(
+            "PORTAL_EMPLOYMENT_DATABASE_URL",
+            databases.employment_database_url.as_deref().unwrap(),
+        )
+        .env(
+            "PORTAL_DOCUMENT_DATABASE_URL",
+            databases.document_database_url.as_deref().unwrap(),
+        )
+        .output()
+        .expect("portal bench runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for process in ["portal up", "bench", "redis", "postgres"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{{\"process\":\"{process}\"")))
+            .unwrap_or_else(|| panic!("no usage of {process} in {stdout}"));
+        assert!(line.contains("\"cpu_seconds\":"), "{line}");
+        assert!(!line.contains("\"peak_rss_mb\":0.0"), "{line}");
+    }
 }
