@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+use portal_common::Component;
+
 mod support;
 
 #[test]
@@ -78,33 +80,22 @@ async fn on_postgres_and_redis_it_reports_their_usage_too() {
     let Some(redis) = support::reachable_redis().await else {
         return;
     };
-    let databases = &config.databases;
-    let out = Command::new(env!("CARGO_BIN_EXE_portal"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
+    command
         .args(["bench", "my-record", "--json", "--concurrency", "2"])
         .args(["--duration", "0.3", "--warmup", "0.1", "--teachers", "2"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "error")
         .env("PORTAL_REDIS_URL", redis)
-        .env("PORTAL_REDIS_KEY_PREFIX", format!("portal_t_{tag}:"))
-        .env(
-            "PORTAL_IDENTITY_DATABASE_URL",
-            databases.identity_database_url.as_deref().unwrap(),
-        )
-        .env(
-            "PORTAL_RECORD_DATABASE_URL",
-            databases.record_database_url.as_deref().unwrap(),
-        )
-        .env(
-            "PORTAL_EMPLOYMENT_DATABASE_URL",
-            databases.employment_database_url.as_deref().unwrap(),
-        )
-        .env(
-            "PORTAL_DOCUMENT_DATABASE_URL",
-            databases.document_database_url.as_deref().unwrap(),
-        )
-        .output()
-        .expect("portal bench runs");
+        .env("PORTAL_REDIS_KEY_PREFIX", format!("portal_t_{tag}:"));
+    for component in Component::ALL {
+        if let Some(url) = config.databases.url_of(component) {
+            let name = component.name().to_uppercase();
+            command.env(format!("PORTAL_{name}_DATABASE_URL"), url);
+        }
+    }
+    let out = command.output().expect("portal bench runs");
     assert!(
         out.status.success(),
         "{}",
