@@ -568,9 +568,15 @@ pub async fn postgres_usage(urls: &[&str]) -> anyhow::Result<Option<(f64, u64)>>
         }
         db.close().await?;
     }
+    // A server elsewhere has its own process ids: only a PostgreSQL process here is read.
+    let local = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
+    };
     let usages: Vec<(f64, u64)> = pids
         .into_iter()
-        .filter_map(|pid| usage(u32::try_from(pid).ok()?))
+        .filter_map(|pid| u32::try_from(pid).ok())
+        .filter(|pid| local(*pid))
+        .filter_map(usage)
         .collect();
     Ok((!usages.is_empty()).then(|| {
         let cpu = usages.iter().map(|(cpu, _)| cpu).sum();

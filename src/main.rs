@@ -200,14 +200,15 @@ async fn bench(
             .filter_map(|c| config.databases.url_of(c))
             .collect();
         let postgres = if databases.is_empty() {
-            None
+            Ok(None)
         } else {
             postgres_usage(&databases)
                 .await
-                .context("reading PostgreSQL's backends")?
+                .context("reading PostgreSQL's backends")
         };
         spawned.stop()?;
         outcome?;
+        let postgres = postgres?;
         report_usage("portal up", portal, json);
         report_usage("bench", usage(std::process::id()), json);
         if let (Some(url), Some((cpu_before, _))) = (redis, redis_before) {
