@@ -19,7 +19,14 @@ import sys
 import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
-PORTS = {"gateway": 50051, "identity": 50052, "record": 50053, "employment": 50054, "document": 50055}
+PORTS = {
+    "gateway": 50051,
+    "identity": 50052,
+    "record": 50053,
+    "employment": 50054,
+    "document": 50055,
+    "notification": 50056,
+}
 # Who calls whom (docs/operations.md): the network policies allow exactly these.
 CALLERS = {
     "gateway": {"anywhere"},
@@ -27,6 +34,7 @@ CALLERS = {
     "record": {"gateway", "identity", "document"},
     "employment": {"gateway"},
     "document": {"gateway"},
+    "notification": {"identity", "record"},
 }
 failures = []
 

@@ -18,7 +18,7 @@ use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use hdrhistogram::Histogram;
 use portal_common::principal::DEFAULT_DEADLINE;
 use portal_common::values::Trn;
-use portal_common::{Caller, Principal, Signer};
+use portal_common::{Assurance, Caller, Principal, Signer};
 use tokio::sync::Mutex;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
@@ -309,9 +309,13 @@ async fn call(fixture: &Fixture, scenario: Scenario, i: usize) -> Result<(), Cod
             let (trn, _) = &fixture.teachers[pick(fixture.teachers.len())];
             let trn = Trn::parse("trn", trn).map_err(|_| Code::Internal)?;
             let caller = Caller {
-                principal: Principal::Teacher(trn),
+                principal: Principal::Teacher {
+                    trn,
+                    assurance: Assurance::Knowledge,
+                },
                 request_id: String::new(),
                 on_behalf_of: None,
+                session_id: None,
             };
             let request =
                 fixture

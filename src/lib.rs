@@ -124,10 +124,21 @@ impl Stack {
         sessions: &Sessions,
     ) -> anyhow::Result<Served> {
         Ok(match component {
-            Component::Record => portal_record::served(config, signer).await?,
+            Component::Notification => portal_notification::served(config, signer).await?,
+            Component::Record => {
+                portal_record::served(config, signer, to(Component::Notification)?).await?
+            }
             Component::Identity => {
-                portal_identity::served(config, signer, sessions.clone(), to(Component::Record)?)
-                    .await?
+                portal_identity::served(
+                    config,
+                    signer,
+                    sessions.clone(),
+                    portal_identity::Upstreams {
+                        record: to(Component::Record)?,
+                        notification: to(Component::Notification)?,
+                    },
+                )
+                .await?
             }
             Component::Employment => portal_employment::served(config, signer).await?,
             Component::Document => {
@@ -142,6 +153,7 @@ impl Stack {
                     config.employer_checks_per_minute,
                     config.employer_checks_per_day,
                 ),
+                config.verification,
                 portal_gateway::Upstreams {
                     identity: to(Component::Identity)?,
                     record: to(Component::Record)?,

@@ -136,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
             portal_record::migrate(&config).await?;
             portal_employment::migrate(&config).await?;
             portal_document::migrate(&config).await?;
+            portal_notification::migrate(&config).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

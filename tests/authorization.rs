@@ -1,23 +1,27 @@
 //! The authorisation matrix, generated from the gateway's policy table: every public RPC is
-//! called as anonymous, as a teacher, as an employer client and as a client of each internal
-//! role, and each answer must be the table's: refused (UNAUTHENTICATED without a session,
-//! PERMISSION_DENIED with the wrong one) or let through to the service.
+//! called as anonymous, as a teacher at each assurance level, as an employer client and as a
+//! client of each internal role, and each answer must be the table's: refused
+//! (UNAUTHENTICATED without a session, PERMISSION_DENIED with the wrong one, with reason
+//! VERIFICATION_REQUIRED for a teacher below the level) or let through to the service.
 
 mod support;
 
 use dqt_proto::dqt::portal::v1 as pb;
+use portal_common::Assurance;
 use portal_common::principal::{EMPLOYER_ROLE, INTERNAL_ROLES};
 use portal_gateway::policy::{Access, POLICY};
 use support::{Harness, Stores, authed, start};
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic_prost::ProstCodec;
+use tonic_types::StatusExt as _;
 
 /// Who calls, and what the table should let them do.
 struct CallerUnderTest {
     name: String,
     token: Option<String>,
-    teacher: bool,
+    /// A teacher's assurance level.
+    teacher: Option<Assurance>,
     roles: Vec<String>,
 }
 
@@ -26,14 +30,15 @@ impl CallerUnderTest {
         match access {
             Access::Anyone => true,
             Access::Session => self.token.is_some(),
-            Access::Teacher => self.teacher,
+            Access::Teacher(needed) => self.teacher.is_some_and(|level| level >= needed),
             Access::Role(role) => self.roles.iter().any(|r| r == role),
         }
     }
 }
 
-/// Calls `path` with an empty request (every request message decodes from no bytes).
-async fn call(h: &Harness, path: &str, token: Option<&str>) -> Code {
+/// Calls `path` with an empty request (every request message decodes from no bytes): its
+/// code, and the ErrorInfo reason of a refusal.
+async fn call(h: &Harness, path: &str, token: Option<&str>) -> (Code, Option<String>) {
     let mut grpc = tonic::client::Grpc::new(h.gateway.clone());
     grpc.ready().await.unwrap();
     let request = match token {
@@ -45,8 +50,11 @@ async fn call(h: &Harness, path: &str, token: Option<&str>) -> Code {
         .unary(request, PathAndQuery::try_from(path).unwrap(), codec)
         .await
     {
-        Ok(_) => Code::Ok,
-        Err(status) => status.code(),
+        Ok(_) => (Code::Ok, None),
+        Err(status) => (
+            status.code(),
+            status.get_details_error_info().map(|info| info.reason),
+        ),
     }
 }
 
@@ -79,48 +87,46 @@ async fn client(h: &Harness, admin: &str, id: &str, roles: &[&str]) -> String {
 async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says() {
     let h = start(Stores::Embedded, |_| {}).await.unwrap();
     let admin = h.sign_in_admin().await;
-    let trn = h
+    let record = h
         .create_teacher(
             &admin,
             pb::CreateTeacherRequest {
                 first_name: "Matrix".into(),
                 last_name: "Teacher".into(),
                 date_of_birth: "1980-01-01".into(),
+                contact_details: Some(pb::ContactDetails {
+                    email: "matrix@example.org".into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         )
-        .await
-        .trn;
-    let teacher = h
-        .auth()
-        .sign_in_teacher(pb::SignInTeacherRequest {
-            trn,
-            surname: "Teacher".into(),
-            forename: "Matrix".into(),
-            date_of_birth: "1980-01-01".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token;
+        .await;
+    let knowledge = h.sign_in_teacher(&record).await.token;
+    let verified = h.verified_teacher(&record).await;
     let mut callers = vec![
         CallerUnderTest {
             name: "anonymous".into(),
             token: None,
-            teacher: false,
+            teacher: None,
             roles: vec![],
         },
         CallerUnderTest {
-            name: "teacher".into(),
-            token: Some(teacher),
-            teacher: true,
+            name: "teacher at the knowledge level".into(),
+            token: Some(knowledge),
+            teacher: Some(Assurance::Knowledge),
+            roles: vec![],
+        },
+        CallerUnderTest {
+            name: "verified teacher".into(),
+            token: Some(verified),
+            teacher: Some(Assurance::Verified),
             roles: vec![],
         },
         CallerUnderTest {
             name: "employer".into(),
             token: Some(client(&h, &admin, "matrix-employer", &[EMPLOYER_ROLE]).await),
-            teacher: false,
+            teacher: None,
             roles: vec![EMPLOYER_ROLE.into()],
         },
     ];
@@ -129,7 +135,7 @@ async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says(
         callers.push(CallerUnderTest {
             name: role.into(),
             token: Some(client(&h, &admin, &id, &[role]).await),
-            teacher: false,
+            teacher: None,
             roles: vec![role.into()],
         });
     }
@@ -141,8 +147,8 @@ async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says(
     for (service, method, access) in methods {
         let path = format!("{service}{method}");
         for caller in &callers {
-            let code = call(&h, &path, caller.token.as_deref()).await;
-            let cell = format!("{path} as {}: {code:?}", caller.name);
+            let (code, reason) = call(&h, &path, caller.token.as_deref()).await;
+            let cell = format!("{path} as {}: {code:?} {reason:?}", caller.name);
             if caller.allowed(*access) {
                 assert!(
                     !matches!(code, Code::PermissionDenied | Code::Unimplemented),
@@ -159,6 +165,13 @@ async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says(
                 assert_eq!(code, Code::Unauthenticated, "{cell}");
             } else {
                 assert_eq!(code, Code::PermissionDenied, "{cell}");
+                // A teacher below the level is told how to get there; nobody else is.
+                let below = matches!(access, Access::Teacher(_)) && caller.teacher.is_some();
+                assert_eq!(
+                    reason.as_deref() == Some("VERIFICATION_REQUIRED"),
+                    below,
+                    "{cell}"
+                );
             }
             cells += 1;
         }
@@ -166,7 +179,7 @@ async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says(
     assert_eq!(cells, POLICY.len() * callers.len());
     // Each session really ended with its SignOut.
     for caller in callers.iter().filter(|c| c.token.is_some()) {
-        let code = call(
+        let (code, _) = call(
             &h,
             "/dqt.portal.v1.TeacherPortal/GetMyRecord",
             caller.token.as_deref(),

@@ -25,7 +25,9 @@ fn mask(paths: &[&str]) -> Option<FieldMask> {
 
 struct Teacher {
     trn: String,
+    /// A verified session: every change needs one.
     token: String,
+    email: String,
 }
 
 async fn sign_in(h: &Harness, trn: &str, surname: &str) -> Result<String, tonic::Status> {
@@ -42,7 +44,8 @@ async fn sign_in(h: &Harness, trn: &str, surname: &str) -> Result<String, tonic:
 }
 
 async fn teacher(h: &Harness, admin: &str) -> Teacher {
-    let trn = h
+    let email = format!("aoife.{:08x}@example.org", rand::random::<u32>());
+    let record = h
         .create_teacher(
             admin,
             pb::CreateTeacherRequest {
@@ -50,16 +53,20 @@ async fn teacher(h: &Harness, admin: &str) -> Teacher {
                 last_name: "Murphy".into(),
                 date_of_birth: DOB.into(),
                 contact_details: Some(pb::ContactDetails {
+                    email: email.clone(),
                     phone: "0113 496 0000".into(),
                     ..Default::default()
                 }),
                 ..Default::default()
             },
         )
-        .await
-        .trn;
-    let token = sign_in(h, &trn, "Murphy").await.unwrap();
-    Teacher { trn, token }
+        .await;
+    let token = h.verified_teacher(&record).await;
+    Teacher {
+        trn: record.trn,
+        token,
+        email,
+    }
 }
 
 async fn contact_details(h: &Harness, t: &Teacher, admin: &str) {
@@ -70,7 +77,7 @@ async fn contact_details(h: &Harness, t: &Teacher, admin: &str) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(before.contact_details.unwrap().email, "");
+    assert_eq!(before.contact_details.unwrap().email, t.email);
     let update = |details: pb::ContactDetails, paths: &[&str]| {
         authed(
             pb::UpdateMyContactDetailsRequest {
@@ -80,11 +87,12 @@ async fn contact_details(h: &Harness, t: &Teacher, admin: &str) {
             &t.token,
         )
     };
+    let new_email = format!("new.{}", t.email);
     let changed = h
         .portal()
         .update_my_contact_details(update(
             pb::ContactDetails {
-                email: "aoife@example.org".into(),
+                email: new_email.clone(),
                 postcode: "ls1 4ap".into(),
                 phone: "not looked at".into(),
                 ..Default::default()
@@ -94,9 +102,18 @@ async fn contact_details(h: &Harness, t: &Teacher, admin: &str) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(changed.email, "aoife@example.org");
+    assert_eq!(changed.email, t.email, "a new email waits for its code");
+    assert_eq!(changed.pending_email, new_email);
     assert_eq!(changed.postcode, "LS1 4AP");
     assert_eq!(changed.phone, "0113 496 0000", "not masked, not changed");
+    let code = h.mailbox().latest(&new_email, 1).await.code();
+    let confirmed = h
+        .portal()
+        .confirm_my_email(authed(pb::ConfirmMyEmailRequest { code }, &t.token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(confirmed.email, new_email);
     let bad = h
         .portal()
         .update_my_contact_details(update(
@@ -130,7 +147,7 @@ async fn contact_details(h: &Harness, t: &Teacher, admin: &str) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(record.contact_details.unwrap().email, "aoife@example.org");
+    assert_eq!(record.contact_details.unwrap().email, new_email);
     let audit = h
         .admin()
         .list_audit_events(authed(
@@ -144,7 +161,7 @@ async fn contact_details(h: &Harness, t: &Teacher, admin: &str) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(audit.events[0].action, "teacher.update_contact_details");
+    assert_eq!(audit.events[0].action, "teacher.confirm_email");
     assert_eq!(audit.events[0].actor, "teacher");
 }
 

@@ -143,6 +143,8 @@ async fn employer_access(h: &Harness) {
         .unwrap()
         .into_inner()
         .token;
+    // Entering employment and seeing who checked need a verified session.
+    let zoe_token = h.verify(&zoe_token, "private.person@example.org").await;
     h.portal()
         .create_my_employment(authed(
             pb::CreateMyEmploymentRequest {

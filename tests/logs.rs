@@ -1,6 +1,6 @@
 //! Personal data and secrets never reach the logs: `portal up` runs as a process with debug
 //! logging, every flow that handles them runs against it, and no name, date of birth, NINO,
-//! email, phone number, token or secret may appear in what it wrote.
+//! email, phone number, token, one-time code or secret may appear in what it wrote.
 
 mod support;
 
@@ -9,6 +9,7 @@ use dqt_proto::dqt::portal::v1::administration_client::AdministrationClient;
 use dqt_proto::dqt::portal::v1::authentication_client::AuthenticationClient;
 use dqt_proto::dqt::portal::v1::teacher_portal_client::TeacherPortalClient;
 use prost_types::FieldMask;
+use support::mail::Mailbox;
 use support::{PortalProcess, authed};
 
 const ADMIN_SECRET: &str = "log-test-admin-secret-48151623";
@@ -83,6 +84,51 @@ async fn no_personal_data_or_secret_is_logged() {
         .get_my_record(authed(pb::GetMyRecordRequest {}, &teacher_token))
         .await
         .unwrap();
+    // Step-up by the code emailed to the record's address, then a change of email confirmed by
+    // the code sent to the new one.
+    let outbox = Mailbox::outbox(&portal.data_dir);
+    let verification = auth
+        .start_verification(authed(pb::StartVerificationRequest {}, &teacher_token))
+        .await
+        .unwrap()
+        .into_inner();
+    let step_up_code = outbox.latest("quillonia.z@example.org", 1).await.code();
+    let teacher_token = auth
+        .complete_verification(authed(
+            pb::CompleteVerificationRequest {
+                verification_id: verification.verification_id.clone(),
+                code: step_up_code.clone(),
+            },
+            &teacher_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    portal_api
+        .update_my_contact_details(authed(
+            pb::UpdateMyContactDetailsRequest {
+                contact_details: Some(pb::ContactDetails {
+                    email: "zzyzxowska.q@example.net".into(),
+                    ..Default::default()
+                }),
+                update_mask: None,
+            },
+            &teacher_token,
+        ))
+        .await
+        .unwrap();
+    let email_code = outbox.latest("zzyzxowska.q@example.net", 1).await.code();
+    portal_api
+        .confirm_my_email(authed(
+            pb::ConfirmMyEmailRequest {
+                code: email_code.clone(),
+            },
+            &teacher_token,
+        ))
+        .await
+        .unwrap();
+    outbox.latest("quillonia.z@example.org", 2).await;
     admin
         .update_teacher(authed(
             pb::UpdateTeacherRequest {
@@ -135,6 +181,7 @@ async fn no_personal_data_or_secret_is_logged() {
     );
     let output = portal.output().join("\n");
     assert!(output.contains("teacher signed in"), "the run was logged");
+    assert!(output.contains("email finished"), "the emails were logged");
     for secret in [
         "Quillonia",
         "Brigantia",
@@ -147,6 +194,8 @@ async fn no_personal_data_or_secret_is_logged() {
         "JC741852D",
         "jc 74 18 52 d",
         "quillonia.z@example.org",
+        "zzyzxowska.q@example.net",
+        &verification.verification_id,
         "07700 900461",
         "Larkspur Mews",
         "BD23 5QZ",
@@ -160,6 +209,18 @@ async fn no_personal_data_or_secret_is_logged() {
         assert!(
             !output.contains(secret),
             "the logs hold a value they must not"
+        );
+    }
+    // Six digits can turn up by chance in a timestamp or a duration: a code counts as logged
+    // when it stands on its own, outside the lines' timestamps.
+    let words: Vec<&str> = output
+        .lines()
+        .flat_map(|line| line.split(|c: char| !c.is_ascii_digit() && c != '.'))
+        .collect();
+    for code in [&step_up_code, &email_code] {
+        assert!(
+            !words.iter().any(|word| word == code),
+            "the logs hold a one-time code"
         );
     }
 }

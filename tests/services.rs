@@ -9,16 +9,20 @@ use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use portal_common::principal::{ASSERTION_HEADER, DEFAULT_DEADLINE};
 use portal_common::values::Trn;
-use portal_common::{Caller, Component, Principal, Signer};
+use portal_common::{Assurance, Caller, Component, Principal, Signer};
 use support::{Stores, start};
 use tonic::Code;
 use tonic_reflection::pb::{v1, v1alpha};
 
 fn teacher(trn: &str) -> Caller {
     Caller {
-        principal: Principal::Teacher(Trn::parse("trn", trn).unwrap()),
+        principal: Principal::Teacher {
+            trn: Trn::parse("trn", trn).unwrap(),
+            assurance: Assurance::Verified,
+        },
         request_id: "r".into(),
         on_behalf_of: None,
+        session_id: None,
     }
 }
 

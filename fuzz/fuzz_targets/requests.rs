@@ -107,12 +107,17 @@ fuzz_target!(|data: &[u8]| {
         }
         7 => {
             let m = decode!(pb::UpdateMyContactDetailsRequest, bytes);
-            let paths = m.update_mask.map(|mask| mask.paths).unwrap_or_default();
-            check(ContactDetails::masked(&paths));
-            check(ContactDetails::parse(
-                "contact_details",
-                &m.contact_details.unwrap_or_default(),
-            ));
+            let change = m.contact_details.unwrap_or_default();
+            let paths = portal_common::update::paths(
+                m.update_mask.as_ref(),
+                || ContactDetails::given(&change),
+                &portal_record::domain::CONTACT_FIELDS,
+            );
+            check_one(paths.clone());
+            if let Ok(paths) = paths {
+                check(ContactDetails::masked(&paths));
+                check(ContactDetails::default().updated("contact_details", &change, &paths));
+            }
         }
         8 => check(NewChangeRequest::name(&decode!(
             pb::RequestNameChangeRequest,
@@ -169,12 +174,19 @@ fuzz_target!(|data: &[u8]| {
         16 => {
             let m = decode!(pb::UpdateMyEmploymentRequest, bytes);
             let change = m.employment.unwrap_or_default();
-            let paths = m.update_mask.map(|mask| mask.paths).unwrap_or_default();
-            check(portal_employment::domain::merge(
-                &pb::Employment::default(),
-                &change,
-                &paths,
-            ));
+            let paths = portal_common::update::paths(
+                m.update_mask.as_ref(),
+                || portal_employment::domain::given(&change),
+                &portal_employment::domain::FIELDS,
+            );
+            check_one(paths.clone());
+            if let Ok(paths) = paths {
+                check(portal_employment::domain::merge(
+                    &pb::Employment::default(),
+                    &change,
+                    &paths,
+                ));
+            }
         }
         17 => {
             let m = decode!(pb::VerifyDocumentRequest, bytes);
@@ -191,6 +203,14 @@ fuzz_target!(|data: &[u8]| {
                 &m.page_token,
                 &m.trn,
             ));
+        }
+        19 => {
+            let m = decode!(pb::CompleteVerificationRequest, bytes);
+            check_one(portal_common::codes::parse("code", &m.code));
+        }
+        20 => {
+            let m = decode!(pb::ConfirmMyEmailRequest, bytes);
+            check_one(portal_common::codes::parse("code", &m.code));
         }
         _ => {
             let m = decode!(pb::GetTeacherRequest, bytes);

@@ -68,14 +68,15 @@ impl Gateway {
                 .filter(|v| !v.is_empty() && v.len() <= 128)
                 .map(str::to_owned)
         };
-        let principal = request.extensions().get::<Session>().map_or_else(
-            || Principal::Service(GATEWAY.to_owned()),
-            |s| s.principal.clone(),
-        );
+        let session = request.extensions().get::<Session>();
         let caller = Caller {
-            principal,
+            principal: session.map_or_else(
+                || Principal::Service(GATEWAY.to_owned()),
+                |s| s.principal.clone(),
+            ),
             request_id: header(REQUEST_ID_HEADER).unwrap_or_default(),
             on_behalf_of: header(ON_BEHALF_OF_HEADER),
+            session_id: session.map(|s| s.id.clone()),
         };
         (caller, remaining_deadline(metadata))
     }
@@ -85,6 +86,7 @@ impl Gateway {
         let (caller, deadline) = Self::caller(request);
         let caller = Caller {
             principal: Principal::Service(GATEWAY.to_owned()),
+            session_id: None,
             ..caller
         };
         (caller, deadline)
@@ -188,19 +190,34 @@ impl Authentication for Gateway {
         relay(self.identity.clone().sign_in_client(forwarded)).await
     }
 
-    async fn sign_out(
+    async fn sign_out(&self, request: Request<pb::SignOutRequest>) -> Reply<pb::SignOutResponse> {
+        // The principal assertion names the session just verified: identity ends that one.
+        session(&request)?;
+        relay(self.identity.clone().sign_out(self.pass_on(&request))).await
+    }
+
+    async fn start_verification(
         &self,
-        request: Request<pb::SignOutRequest>,
-    ) -> Result<Response<pb::SignOutResponse>, Status> {
-        let message = identity::SignOutRequest {
-            session_id: session(&request)?.id.clone(),
-        };
-        // Identity accepts sign-outs from the gateway, which has just verified the session.
-        self.identity
-            .clone()
-            .sign_out(self.as_gateway(&request, message))
-            .await?;
-        Ok(Response::new(pb::SignOutResponse {}))
+        request: Request<pb::StartVerificationRequest>,
+    ) -> Reply<pb::Verification> {
+        relay(
+            self.identity
+                .clone()
+                .start_verification(self.pass_on(&request)),
+        )
+        .await
+    }
+
+    async fn complete_verification(
+        &self,
+        request: Request<pb::CompleteVerificationRequest>,
+    ) -> Reply<pb::SignInResponse> {
+        relay(
+            self.identity
+                .clone()
+                .complete_verification(self.pass_on(&request)),
+        )
+        .await
     }
 }
 
@@ -247,6 +264,13 @@ impl TeacherPortal for Gateway {
                 .update_my_contact_details(self.pass_on(&request)),
         )
         .await
+    }
+
+    async fn confirm_my_email(
+        &self,
+        request: Request<pb::ConfirmMyEmailRequest>,
+    ) -> Reply<pb::ContactDetails> {
+        relay(self.record.clone().confirm_my_email(self.pass_on(&request))).await
     }
 
     async fn request_name_change(

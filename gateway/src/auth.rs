@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use portal_common::Principal;
 use portal_common::sessions::{Sessions, session_id};
+use portal_common::{Principal, VerificationMode};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -27,11 +27,15 @@ pub struct Session {
 #[derive(Clone)]
 pub struct AuthorizeLayer {
     sessions: Sessions,
+    verification: VerificationMode,
 }
 
 impl AuthorizeLayer {
-    pub fn new(sessions: Sessions) -> Self {
-        Self { sessions }
+    pub fn new(sessions: Sessions, verification: VerificationMode) -> Self {
+        Self {
+            sessions,
+            verification,
+        }
     }
 }
 
@@ -42,6 +46,7 @@ impl<S> Layer<S> for AuthorizeLayer {
         Authorize {
             inner,
             sessions: self.sessions.clone(),
+            verification: self.verification,
         }
     }
 }
@@ -50,6 +55,7 @@ impl<S> Layer<S> for AuthorizeLayer {
 pub struct Authorize<S> {
     inner: S,
     sessions: Sessions,
+    verification: VerificationMode,
 }
 
 impl<S: NamedService> NamedService for Authorize<S> {
@@ -75,7 +81,11 @@ fn bearer_token<B>(request: &Request<B>) -> Result<Option<&str>, Status> {
         .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))
 }
 
-async fn authorize<B>(sessions: &Sessions, request: &mut Request<B>) -> Result<(), Status> {
+async fn authorize<B>(
+    sessions: &Sessions,
+    verification: VerificationMode,
+    request: &mut Request<B>,
+) -> Result<(), Status> {
     let access = policy::access(request.uri().path())
         .ok_or_else(|| Status::unimplemented("no such method"))?;
     let session = match bearer_token(request)? {
@@ -86,7 +96,7 @@ async fn authorize<B>(sessions: &Sessions, request: &mut Request<B>) -> Result<(
         }
         None => None,
     };
-    policy::decide(access, session.as_ref().map(|s| &s.principal))?;
+    policy::decide(access, session.as_ref().map(|s| &s.principal), verification)?;
     if let Some(session) = session {
         request.extensions_mut().insert(session);
     }
@@ -109,11 +119,12 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let sessions = self.sessions.clone();
+        let verification = self.verification;
         // Take the service that was polled ready, leaving a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            match authorize(&sessions, &mut request).await {
+            match authorize(&sessions, verification, &mut request).await {
                 Ok(()) => inner.call(request).await,
                 Err(status) => Ok(status.into_http()),
             }

@@ -13,10 +13,10 @@ use dqt_proto::dqt::portal::v1::{
     employer_access_server::{self, EmployerAccessServer},
     teacher_portal_server::{self, TeacherPortalServer},
 };
-use portal_common::Signer;
 use portal_common::server::Served;
 use portal_common::sessions::Sessions;
 use portal_common::upstream::Upstream;
+use portal_common::{Signer, VerificationMode};
 use source::TrustedProxies;
 use tonic::service::Routes;
 use tower::Layer as _;
@@ -35,10 +35,11 @@ pub fn served(
     sessions: Sessions,
     trusted_proxies: TrustedProxies,
     check_limits: limits::CheckLimits,
+    verification: VerificationMode,
     upstreams: Upstreams,
 ) -> Served {
     let gateway = api::Gateway::new(signer, trusted_proxies, check_limits, upstreams);
-    let auth = auth::AuthorizeLayer::new(sessions);
+    let auth = auth::AuthorizeLayer::new(sessions, verification);
     // The largest request each API needs, and no more: evidence uploads (3 MB) go through
     // TeacherPortal; 500 bulk queries through EmployerAccess. A larger one is OUT_OF_RANGE
     // before it is read into memory.

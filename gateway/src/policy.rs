@@ -1,8 +1,10 @@
 //! Who may call each public RPC: the one place the gateway decides it, before any service is
 //! called. Services still re-check that a teacher only touches their own record.
 
-use portal_common::principal::{EMPLOYER_ROLE, Principal};
-use tonic::Status;
+use portal_common::VerificationMode;
+use portal_common::error::{reason, with_reason};
+use portal_common::principal::{Assurance, EMPLOYER_ROLE, Principal};
+use tonic::{Code, Status};
 
 /// What a caller needs to call an RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,11 +13,13 @@ pub enum Access {
     Anyone,
     /// Any live session.
     Session,
-    /// A teacher's session.
-    Teacher,
+    /// A teacher's session at this assurance level or above.
+    Teacher(Assurance),
     /// A client session holding the role.
     Role(&'static str),
 }
+
+use Assurance::{Knowledge, Verified};
 
 const AUTHENTICATION: &str = "/dqt.portal.v1.Authentication/";
 const TEACHER_PORTAL: &str = "/dqt.portal.v1.TeacherPortal/";
@@ -28,18 +32,75 @@ pub const POLICY: &[(&str, &str, Access)] = &[
     (AUTHENTICATION, "SignInTeacher", Access::Anyone),
     (AUTHENTICATION, "SignInClient", Access::Anyone),
     (AUTHENTICATION, "SignOut", Access::Session),
-    (TEACHER_PORTAL, "GetMyRecord", Access::Teacher),
-    (TEACHER_PORTAL, "ListMyDocuments", Access::Teacher),
-    (TEACHER_PORTAL, "DownloadDocument", Access::Teacher),
-    (TEACHER_PORTAL, "UpdateMyContactDetails", Access::Teacher),
-    (TEACHER_PORTAL, "RequestNameChange", Access::Teacher),
-    (TEACHER_PORTAL, "RequestDateOfBirthChange", Access::Teacher),
-    (TEACHER_PORTAL, "ListMyChangeRequests", Access::Teacher),
-    (TEACHER_PORTAL, "ListMyEmployments", Access::Teacher),
-    (TEACHER_PORTAL, "CreateMyEmployment", Access::Teacher),
-    (TEACHER_PORTAL, "UpdateMyEmployment", Access::Teacher),
-    (TEACHER_PORTAL, "DeleteMyEmployment", Access::Teacher),
-    (TEACHER_PORTAL, "ListMyRecordChecks", Access::Teacher),
+    (
+        AUTHENTICATION,
+        "StartVerification",
+        Access::Teacher(Knowledge),
+    ),
+    (
+        AUTHENTICATION,
+        "CompleteVerification",
+        Access::Teacher(Knowledge),
+    ),
+    // What the seed's sign-in proves opens a masked record and the documents; the rest needs
+    // proof of the email on the record.
+    (TEACHER_PORTAL, "GetMyRecord", Access::Teacher(Knowledge)),
+    (
+        TEACHER_PORTAL,
+        "ListMyDocuments",
+        Access::Teacher(Knowledge),
+    ),
+    (
+        TEACHER_PORTAL,
+        "DownloadDocument",
+        Access::Teacher(Knowledge),
+    ),
+    (
+        TEACHER_PORTAL,
+        "UpdateMyContactDetails",
+        Access::Teacher(Verified),
+    ),
+    (TEACHER_PORTAL, "ConfirmMyEmail", Access::Teacher(Verified)),
+    (
+        TEACHER_PORTAL,
+        "RequestNameChange",
+        Access::Teacher(Verified),
+    ),
+    (
+        TEACHER_PORTAL,
+        "RequestDateOfBirthChange",
+        Access::Teacher(Verified),
+    ),
+    (
+        TEACHER_PORTAL,
+        "ListMyChangeRequests",
+        Access::Teacher(Verified),
+    ),
+    (
+        TEACHER_PORTAL,
+        "ListMyEmployments",
+        Access::Teacher(Verified),
+    ),
+    (
+        TEACHER_PORTAL,
+        "CreateMyEmployment",
+        Access::Teacher(Verified),
+    ),
+    (
+        TEACHER_PORTAL,
+        "UpdateMyEmployment",
+        Access::Teacher(Verified),
+    ),
+    (
+        TEACHER_PORTAL,
+        "DeleteMyEmployment",
+        Access::Teacher(Verified),
+    ),
+    (
+        TEACHER_PORTAL,
+        "ListMyRecordChecks",
+        Access::Teacher(Verified),
+    ),
     (EMPLOYER_ACCESS, "CheckTeacher", Access::Role(EMPLOYER_ROLE)),
     (EMPLOYER_ACCESS, "FindTeachers", Access::Role(EMPLOYER_ROLE)),
     (
@@ -136,13 +197,29 @@ pub fn access(path: &str) -> Option<Access> {
 }
 
 /// Allows the call, or says why not: UNAUTHENTICATED without a session, PERMISSION_DENIED
-/// with the wrong one.
-pub fn decide(access: Access, principal: Option<&Principal>) -> Result<(), Status> {
+/// with the wrong one, and PERMISSION_DENIED with reason VERIFICATION_REQUIRED for a teacher
+/// whose session is below the level the call needs (under `mode`).
+pub fn decide(
+    access: Access,
+    principal: Option<&Principal>,
+    mode: VerificationMode,
+) -> Result<(), Status> {
     let allowed = match (access, principal) {
         (Access::Anyone, _) => true,
         (_, None) => return Err(Status::unauthenticated("sign in first")),
         (Access::Session, Some(_)) => true,
-        (Access::Teacher, Some(principal)) => matches!(principal, Principal::Teacher(_)),
+        (Access::Teacher(needed), Some(principal)) => match principal.assurance() {
+            Some(level) if level.meets(needed, mode) => true,
+            Some(_) => {
+                return Err(with_reason(
+                    Code::PermissionDenied,
+                    "this needs a verified session: call StartVerification, then \
+                     CompleteVerification with the code from the email",
+                    reason::VERIFICATION_REQUIRED,
+                ));
+            }
+            None => false,
+        },
         (Access::Role(role), Some(principal)) => principal.has_role(role),
     };
     if allowed {
@@ -201,30 +278,52 @@ mod tests {
     }
 
     #[test]
-    fn decisions_follow_the_principal() {
-        let teacher = Principal::Teacher(Trn::from_number(1_000_001).unwrap());
+    fn decisions_follow_the_principal_and_its_level() {
+        use tonic_types::StatusExt as _;
+        let mode = VerificationMode::Required;
+        let teacher = |assurance| Principal::Teacher {
+            trn: Trn::from_number(1_000_001).unwrap(),
+            assurance,
+        };
+        let (known, verified) = (teacher(Knowledge), teacher(Verified));
         let employer = Principal::Client {
             client_id: "sa".into(),
             roles: vec![EMPLOYER_ROLE.into()],
         };
-        assert!(decide(Access::Anyone, None).is_ok());
+        assert!(decide(Access::Anyone, None, mode).is_ok());
         assert_eq!(
-            decide(Access::Session, None).unwrap_err().code(),
+            decide(Access::Session, None, mode).unwrap_err().code(),
             tonic::Code::Unauthenticated
         );
-        assert!(decide(Access::Session, Some(&employer)).is_ok());
-        assert!(decide(Access::Teacher, Some(&teacher)).is_ok());
+        assert!(decide(Access::Session, Some(&employer), mode).is_ok());
+        assert!(decide(Access::Teacher(Knowledge), Some(&known), mode).is_ok());
+        assert!(decide(Access::Teacher(Knowledge), Some(&verified), mode).is_ok());
+        assert!(decide(Access::Teacher(Verified), Some(&verified), mode).is_ok());
+        let below = decide(Access::Teacher(Verified), Some(&known), mode).unwrap_err();
+        assert_eq!(below.code(), tonic::Code::PermissionDenied);
         assert_eq!(
-            decide(Access::Teacher, Some(&employer)).unwrap_err().code(),
-            tonic::Code::PermissionDenied
+            below.get_details_error_info().unwrap().reason,
+            "VERIFICATION_REQUIRED"
         );
-        assert!(decide(Access::Role(EMPLOYER_ROLE), Some(&employer)).is_ok());
+        assert!(
+            decide(
+                Access::Teacher(Verified),
+                Some(&known),
+                VerificationMode::Off
+            )
+            .is_ok()
+        );
+        let employer_as_teacher =
+            decide(Access::Teacher(Knowledge), Some(&employer), mode).unwrap_err();
+        assert_eq!(employer_as_teacher.code(), tonic::Code::PermissionDenied);
+        assert!(employer_as_teacher.get_details_error_info().is_none());
+        assert!(decide(Access::Role(EMPLOYER_ROLE), Some(&employer), mode).is_ok());
         assert_eq!(
-            decide(Access::Role("records:read"), Some(&employer))
+            decide(Access::Role("records:read"), Some(&employer), mode)
                 .unwrap_err()
                 .code(),
             tonic::Code::PermissionDenied
         );
-        assert!(decide(Access::Role(EMPLOYER_ROLE), Some(&teacher)).is_err());
+        assert!(decide(Access::Role(EMPLOYER_ROLE), Some(&known), mode).is_err());
     }
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod mail;
 pub mod processes;
 pub mod redis;
 
@@ -45,6 +46,8 @@ pub struct Harness {
     pub stack: Option<Stack>,
     pub config: Config,
     pub gateway: Channel,
+    /// The mail server the portal sends to, when it has one; else its outbox folder is read.
+    pub smtp: Option<mail::SmtpServer>,
     data_dir: PathBuf,
 }
 
@@ -54,7 +57,7 @@ impl Drop for Harness {
     }
 }
 
-fn postgres_base_url() -> String {
+pub fn postgres_base_url() -> String {
     std::env::var("PORTAL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
@@ -92,6 +95,7 @@ pub async fn create_databases_at(config: &mut Config, tag: &str, base: &str) -> 
         Component::Record,
         Component::Employment,
         Component::Document,
+        Component::Notification,
     ] {
         let name = format!("portal_t_{tag}_{}", component.name());
         admin
@@ -104,6 +108,7 @@ pub async fn create_databases_at(config: &mut Config, tag: &str, base: &str) -> 
             Component::Record => config.databases.record_database_url = url,
             Component::Employment => config.databases.employment_database_url = url,
             Component::Document => config.databases.document_database_url = url,
+            Component::Notification => config.databases.notification_database_url = url,
             Component::Gateway => {}
         }
     }
@@ -164,8 +169,23 @@ pub async fn start(stores: Stores, adjust: impl FnOnce(&mut Config)) -> Option<H
         stack: Some(stack),
         config,
         gateway,
+        smtp: None,
         data_dir,
     })
+}
+
+/// [`start`], sending email to a real SMTP server started for the test; `None` also when that
+/// server cannot be run and is not required.
+pub async fn start_with_smtp(stores: Stores, adjust: impl FnOnce(&mut Config)) -> Option<Harness> {
+    let smtp = mail::SmtpServer::start().await?;
+    let url = smtp.url();
+    let mut harness = start(stores, |config| {
+        config.email.smtp_url = Some(url);
+        adjust(config);
+    })
+    .await?;
+    harness.smtp = Some(smtp);
+    Some(harness)
 }
 
 /// A request with `authorization: Bearer <token>`.
@@ -217,6 +237,65 @@ impl Harness {
             .await
             .expect("teacher created")
             .into_inner()
+    }
+
+    /// Where the emails the portal sent arrive.
+    pub fn mailbox(&self) -> mail::Mailbox {
+        match &self.smtp {
+            Some(smtp) => smtp.mailbox(),
+            None => mail::Mailbox::outbox(&self.data_dir),
+        }
+    }
+
+    /// Signs a teacher in with the seed's details: a session at the knowledge level.
+    pub async fn sign_in_teacher(&self, record: &pb::TeacherRecord) -> pb::SignInResponse {
+        self.auth()
+            .sign_in_teacher(pb::SignInTeacherRequest {
+                trn: record.trn.clone(),
+                surname: record.last_name.clone(),
+                forename: record.first_name.clone(),
+                date_of_birth: record.date_of_birth.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("teacher signs in")
+            .into_inner()
+    }
+
+    /// Raises a knowledge session to the verified level with the code emailed to `email`;
+    /// the new session's token.
+    pub async fn verify(&self, token: &str, email: &str) -> String {
+        let before = self.mailbox().to(email).len();
+        let verification = self
+            .auth()
+            .start_verification(authed(pb::StartVerificationRequest {}, token))
+            .await
+            .expect("verification starts")
+            .into_inner();
+        let code = self.mailbox().latest(email, before + 1).await.code();
+        self.auth()
+            .complete_verification(authed(
+                pb::CompleteVerificationRequest {
+                    verification_id: verification.verification_id,
+                    code,
+                },
+                token,
+            ))
+            .await
+            .expect("the emailed code verifies")
+            .into_inner()
+            .token
+    }
+
+    /// A teacher signed in and verified through the email on their record.
+    pub async fn verified_teacher(&self, record: &pb::TeacherRecord) -> String {
+        let email = record
+            .contact_details
+            .as_ref()
+            .map(|c| c.email.clone())
+            .expect("a teacher with an email");
+        let token = self.sign_in_teacher(record).await.token;
+        self.verify(&token, &email).await
     }
 
     pub async fn shutdown(mut self) {

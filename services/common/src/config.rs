@@ -19,10 +19,12 @@ pub enum Component {
     Record,
     Employment,
     Document,
+    Notification,
 }
 
 impl Component {
-    pub const ALL: [Component; 5] = [
+    pub const ALL: [Component; 6] = [
+        Component::Notification,
         Component::Record,
         Component::Identity,
         Component::Employment,
@@ -37,6 +39,7 @@ impl Component {
             Component::Record => "record",
             Component::Employment => "employment",
             Component::Document => "document",
+            Component::Notification => "notification",
         }
     }
 }
@@ -61,6 +64,9 @@ pub struct Addresses {
     /// Address of the document service.
     #[arg(long, env = "PORTAL_DOCUMENT_ADDR", default_value = "127.0.0.1:50055", value_parser = parse_host_port)]
     pub document_addr: String,
+    /// Address of the notification service.
+    #[arg(long, env = "PORTAL_NOTIFICATION_ADDR", default_value = "127.0.0.1:50056", value_parser = parse_host_port)]
+    pub notification_addr: String,
     /// Where `portal serve` listens (such as `0.0.0.0:50053` in a container), when not at
     /// its component's address.
     #[arg(long, env = "PORTAL_LISTEN_ADDR")]
@@ -94,6 +100,7 @@ impl Addresses {
             Component::Record => &self.record_addr,
             Component::Employment => &self.employment_addr,
             Component::Document => &self.document_addr,
+            Component::Notification => &self.notification_addr,
         }
     }
 
@@ -104,6 +111,7 @@ impl Addresses {
             Component::Record => self.record_addr = addr,
             Component::Employment => self.employment_addr = addr,
             Component::Document => self.document_addr = addr,
+            Component::Notification => self.notification_addr = addr,
         }
     }
 }
@@ -126,6 +134,9 @@ pub struct Databases {
     /// Document service database URL (postgres://...); embedded SQLite when unset.
     #[arg(long, env = "PORTAL_DOCUMENT_DATABASE_URL", hide_env_values = true)]
     pub document_database_url: Option<String>,
+    /// Notification service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(long, env = "PORTAL_NOTIFICATION_DATABASE_URL", hide_env_values = true)]
+    pub notification_database_url: Option<String>,
     /// Whether each service brings its database schema up to date when it starts. Off when
     /// several replicas start together and a migration job (`portal migrate`) runs first.
     #[arg(long, env = "PORTAL_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
@@ -143,6 +154,7 @@ impl Databases {
             Component::Record => self.record_database_url.as_deref(),
             Component::Employment => self.employment_database_url.as_deref(),
             Component::Document => self.document_database_url.as_deref(),
+            Component::Notification => self.notification_database_url.as_deref(),
             Component::Gateway => None,
         }
     }
@@ -218,6 +230,13 @@ pub struct Config {
     pub employer_checks_per_day: u32,
     #[command(flatten)]
     pub sign_in: SignInLimits,
+    /// Whether a teacher must prove control of the email address on the record (a code sent
+    /// to it) before seeing the whole record and changing anything: required, or off (every
+    /// teacher session may do everything, as before assurance levels).
+    #[arg(long, env = "PORTAL_VERIFICATION", value_enum, default_value_t = VerificationMode::Required)]
+    pub verification: VerificationMode,
+    #[command(flatten)]
+    pub email: Email,
     /// Front ends (IP addresses or CIDR blocks, comma-separated) whose `x-forwarded-for` the
     /// gateway believes when it works out where a sign-in comes from.
     #[arg(
@@ -268,6 +287,37 @@ fn parse_network(input: &str) -> Result<IpNet, String> {
         .parse::<IpNet>()
         .or_else(|_| input.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| "expected an IP address or a CIDR block such as 10.0.0.0/8".to_owned())
+}
+
+/// Whether teacher sessions need the verified level for more than a masked record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerificationMode {
+    /// A session from SignInTeacher sees a masked record and its documents; the rest needs a
+    /// code from the email on the record.
+    Required,
+    /// Every teacher session may do everything.
+    Off,
+}
+
+/// How the notification service delivers email.
+#[derive(Debug, Clone, Args)]
+pub struct Email {
+    /// The mail server, e.g. `smtp://127.0.0.1:2525` (no TLS), `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:password@host:465`. When unset, each email is written as an
+    /// `.eml` file under `$PORTAL_DATA_DIR/outbox/`.
+    #[arg(long, env = "PORTAL_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every email, e.g. `Teaching record <no-reply@example.gov.uk>`.
+    #[arg(
+        long,
+        env = "PORTAL_EMAIL_FROM",
+        default_value = "Teacher Self-Service Portal <no-reply@localhost>"
+    )]
+    pub email_from: String,
+    /// The longest wait between two tries of an email the mail server did not take, in
+    /// seconds (the wait doubles from 1 s up to this).
+    #[arg(long, env = "PORTAL_EMAIL_RETRY_MAX_SECONDS", default_value_t = 300)]
+    pub email_retry_max_seconds: u64,
 }
 
 /// When a teacher's sign-in needs a solved captcha.

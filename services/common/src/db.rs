@@ -187,6 +187,7 @@ mod tests {
             record_database_url: None,
             employment_database_url: None,
             document_database_url: None,
+            notification_database_url: None,
             migrate_on_start: true,
             database_max_connections: 2,
         };

@@ -87,3 +87,27 @@ impl From<FieldViolation> for Status {
         invalid_argument(&[violation])
     }
 }
+
+/// The domain of every ErrorInfo reason this API gives.
+pub const ERROR_DOMAIN: &str = "portal.dqt.education.gov.uk";
+
+/// The ErrorInfo reasons of this API: stable names a client may branch on.
+pub mod reason {
+    /// A teacher's sign-in needs a solved captcha.
+    pub const CAPTCHA_REQUIRED: &str = "CAPTCHA_REQUIRED";
+    /// The call needs a verified session: Authentication.StartVerification first.
+    pub const VERIFICATION_REQUIRED: &str = "VERIFICATION_REQUIRED";
+    /// There is no email address on the record to send a code to.
+    pub const NO_EMAIL_ON_RECORD: &str = "NO_EMAIL_ON_RECORD";
+    /// The verification or email change is void, used or expired: start again.
+    pub const VERIFICATION_EXPIRED: &str = "VERIFICATION_EXPIRED";
+}
+
+/// A status with a `google.rpc.ErrorInfo` detail naming `reason`.
+pub fn with_reason(code: Code, message: impl Into<String>, reason: &str) -> Status {
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new()),
+    )
+}

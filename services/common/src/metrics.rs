@@ -12,6 +12,7 @@ use hyper::{Request, Response, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -45,6 +46,10 @@ pub struct Metrics {
     sign_in_failures: Counter,
     lockouts: Family<KindLabels, Counter>,
     documents: Family<KindLabels, Counter>,
+    emails_queued: Counter,
+    emails_sent: Counter,
+    emails_failed: Family<KindLabels, Counter>,
+    email_oldest_undelivered: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -93,6 +98,30 @@ pub fn metrics() -> &'static Metrics {
             "Documents issued, by kind",
             documents.clone(),
         );
+        let emails_queued = Counter::default();
+        registry.register(
+            "emails_queued",
+            "Emails accepted and stored for delivery",
+            emails_queued.clone(),
+        );
+        let emails_sent = Counter::default();
+        registry.register(
+            "emails_sent",
+            "Emails taken by the mail server (or written to the outbox folder)",
+            emails_sent.clone(),
+        );
+        let emails_failed = Family::default();
+        registry.register(
+            "emails_failed",
+            "Emails given up on, by kind (failed: refused for good; expired: not delivered in time)",
+            emails_failed.clone(),
+        );
+        let email_oldest_undelivered = Gauge::default();
+        registry.register(
+            "email_oldest_undelivered_seconds",
+            "Age of the oldest email still waiting for delivery (0 when none waits)",
+            email_oldest_undelivered.clone(),
+        );
         Metrics {
             registry,
             calls,
@@ -101,6 +130,10 @@ pub fn metrics() -> &'static Metrics {
             sign_in_failures,
             lockouts,
             documents,
+            emails_queued,
+            emails_sent,
+            emails_failed,
+            email_oldest_undelivered,
         }
     })
 }
@@ -141,6 +174,24 @@ impl Metrics {
     /// A document issued, of `kind` (such as `qts_certificate`).
     pub fn issued(&self, kind: &'static str) {
         self.documents.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    pub fn email_queued(&self) {
+        self.emails_queued.inc();
+    }
+
+    pub fn email_sent(&self) {
+        self.emails_sent.inc();
+    }
+
+    /// An email given up on, as `kind` (`failed` or `expired`).
+    pub fn email_failed(&self, kind: &'static str) {
+        self.emails_failed.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// How long the oldest waiting email has waited, in seconds.
+    pub fn email_oldest_undelivered(&self, seconds: f64) {
+        self.email_oldest_undelivered.set(seconds);
     }
 
     /// The metrics in the Prometheus text format.
@@ -246,6 +297,7 @@ mod tests {
         metrics.call("/test.v1.Test/Rules", tonic::Code::Ok, Duration::ZERO);
         metrics.locked("trn");
         metrics.issued("qts_certificate");
+        metrics.email_failed("expired");
         let exposed = metrics.encode();
         let mut named = 0;
         for (i, _) in rules.match_indices("portal_") {

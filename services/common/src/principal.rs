@@ -16,6 +16,7 @@ use sha2::Sha256;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Status};
 
+use crate::config::VerificationMode;
 use crate::values::Trn;
 
 /// Metadata entry that carries the assertion.
@@ -41,11 +42,44 @@ pub const INTERNAL_ROLES: [&str; 6] = [
 /// The role of the employer Secure Access backend.
 pub const EMPLOYER_ROLE: &str = "employer:check";
 
+/// How sure the portal is that a teacher's session belongs to the teacher (architecture.md,
+/// Assurance levels). Ordered: a higher level may do everything a lower one may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Assurance {
+    /// Signed in with details that others may also know.
+    Knowledge,
+    /// Has also proved control of the email address on the record.
+    Verified,
+}
+
+impl Assurance {
+    /// Whether a session at this level may do what needs `needed`, under `mode`.
+    pub fn meets(self, needed: Assurance, mode: VerificationMode) -> bool {
+        mode == VerificationMode::Off || self >= needed
+    }
+
+    pub fn to_proto(self) -> pb::AssuranceLevel {
+        match self {
+            Self::Knowledge => pb::AssuranceLevel::Knowledge,
+            Self::Verified => pb::AssuranceLevel::Verified,
+        }
+    }
+
+    /// The level of a stored or asserted principal; a teacher's without one (a session from
+    /// before levels existed) is at the knowledge level.
+    pub fn from_proto(level: pb::AssuranceLevel) -> Self {
+        match level {
+            pb::AssuranceLevel::Verified => Self::Verified,
+            pb::AssuranceLevel::Knowledge | pb::AssuranceLevel::Unspecified => Self::Knowledge,
+        }
+    }
+}
+
 /// Who a call acts for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    /// A teacher acting on their own record.
-    Teacher(Trn),
+    /// A teacher acting on their own record, at an assurance level.
+    Teacher { trn: Trn, assurance: Assurance },
     /// A client system with roles.
     Client {
         client_id: String,
@@ -63,7 +97,15 @@ impl Principal {
     /// The TRN of a teacher principal.
     pub fn teacher_trn(&self) -> Option<Trn> {
         match self {
-            Self::Teacher(trn) => Some(*trn),
+            Self::Teacher { trn, .. } => Some(*trn),
+            _ => None,
+        }
+    }
+
+    /// The assurance level of a teacher principal.
+    pub fn assurance(&self) -> Option<Assurance> {
+        match self {
+            Self::Teacher { assurance, .. } => Some(*assurance),
             _ => None,
         }
     }
@@ -71,9 +113,10 @@ impl Principal {
     /// The public form, as in SignInResponse; `None` for a service.
     pub fn to_proto(&self) -> Option<pb::Principal> {
         match self {
-            Self::Teacher(trn) => Some(pb::Principal {
+            Self::Teacher { trn, assurance } => Some(pb::Principal {
                 kind: pb::PrincipalKind::Teacher.into(),
                 trn: trn.to_string(),
+                assurance_level: assurance.to_proto().into(),
                 ..Default::default()
             }),
             Self::Client { client_id, roles } => Some(pb::Principal {
@@ -89,7 +132,14 @@ impl Principal {
     /// Reads the public form back; `None` when it is malformed.
     pub fn from_proto(principal: &pb::Principal) -> Option<Self> {
         match principal.kind() {
-            pb::PrincipalKind::Teacher => Trn::parse("trn", &principal.trn).ok().map(Self::Teacher),
+            pb::PrincipalKind::Teacher => {
+                Trn::parse("trn", &principal.trn)
+                    .ok()
+                    .map(|trn| Self::Teacher {
+                        trn,
+                        assurance: Assurance::from_proto(principal.assurance_level()),
+                    })
+            }
             pb::PrincipalKind::Client if !principal.client_id.is_empty() => Some(Self::Client {
                 client_id: principal.client_id.clone(),
                 roles: principal.roles.clone(),
@@ -105,6 +155,8 @@ pub struct Caller {
     pub principal: Principal,
     pub request_id: String,
     pub on_behalf_of: Option<String>,
+    /// The public session the call was made in (the SHA-256 of its token, lowercase hex).
+    pub session_id: Option<String>,
 }
 
 impl Caller {
@@ -119,7 +171,7 @@ impl Caller {
     /// The actor as the audit names it: a client id, "teacher", or the service.
     pub fn actor(&self) -> &str {
         match &self.principal {
-            Principal::Teacher(_) => "teacher",
+            Principal::Teacher { .. } => "teacher",
             Principal::Client { client_id, .. } => client_id,
             Principal::Service(name) => name,
         }
@@ -190,16 +242,40 @@ impl Signer {
     /// without keeping what: unlike a plain hash it cannot be reversed by trying every
     /// TRN and date of birth without the key.
     pub fn fingerprint(&self, purpose: &str, data: &[u8]) -> String {
+        self.fingerprint_mac(purpose, data)
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Whether `fingerprint` is [`Self::fingerprint`] of `data`, compared in constant time (a
+    /// one-time code checked against its stored digest).
+    pub fn fingerprint_matches(&self, purpose: &str, data: &[u8], fingerprint: &str) -> bool {
+        let hex = fingerprint.as_bytes();
+        if hex.len() != 64 {
+            return false;
+        }
+        let digit = |c: u8| char::from(c).to_digit(16);
+        let bytes: Option<Vec<u8>> = hex
+            .chunks(2)
+            .map(|pair| u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok())
+            .collect();
+        bytes.is_some_and(|bytes| {
+            self.fingerprint_mac(purpose, data)
+                .verify_slice(&bytes)
+                .is_ok()
+        })
+    }
+
+    fn fingerprint_mac(&self, purpose: &str, data: &[u8]) -> Hmac<Sha256> {
         let mut mac = self.mac.clone();
         mac.update(b"fingerprint:");
         mac.update(purpose.as_bytes());
         mac.update(b":");
         mac.update(data);
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        mac
     }
 
     /// A signer with a fresh random key, for components that all run in one process.
@@ -230,6 +306,7 @@ impl Signer {
             expire_time: Some((now + ASSERTION_LIFETIME).into()),
             request_id: caller.request_id.clone(),
             on_behalf_of: caller.on_behalf_of.clone().unwrap_or_default(),
+            session_id: caller.session_id.clone().unwrap_or_default(),
         };
         let payload = assertion.encode_to_vec();
         let value = format!(
@@ -289,6 +366,7 @@ impl Signer {
             principal,
             request_id: assertion.request_id,
             on_behalf_of: (!assertion.on_behalf_of.is_empty()).then_some(assertion.on_behalf_of),
+            session_id: (!assertion.session_id.is_empty()).then_some(assertion.session_id),
         })
     }
 
@@ -358,9 +436,13 @@ mod tests {
 
     fn teacher() -> Caller {
         Caller {
-            principal: Principal::Teacher(Trn::from_number(1_234_567).unwrap()),
+            principal: Principal::Teacher {
+                trn: Trn::from_number(1_234_567).unwrap(),
+                assurance: Assurance::Verified,
+            },
             request_id: "req-1".into(),
             on_behalf_of: None,
+            session_id: Some("ab12".into()),
         }
     }
 
@@ -404,6 +486,7 @@ mod tests {
             },
             request_id: "r".into(),
             on_behalf_of: Some("employer-user-9".into()),
+            session_id: None,
         };
         let metadata = metadata_with(signer.mint(&client, now));
         assert_eq!(signer.verify(&metadata, now).unwrap(), client);
@@ -434,6 +517,41 @@ mod tests {
         );
         let garbage = metadata_with(AsciiMetadataValue::from_static("abc.def"));
         assert!(signer.verify(&garbage, now).is_err());
+    }
+
+    #[test]
+    fn fingerprints_match_only_their_data_and_purpose() {
+        let signer = Signer::random();
+        let digest = signer.fingerprint("code", b"123456");
+        assert!(signer.fingerprint_matches("code", b"123456", &digest));
+        assert!(!signer.fingerprint_matches("code", b"123457", &digest));
+        assert!(!signer.fingerprint_matches("other", b"123456", &digest));
+        assert!(!Signer::random().fingerprint_matches("code", b"123456", &digest));
+        assert!(!signer.fingerprint_matches("code", b"123456", &digest[..62]));
+        assert!(!signer.fingerprint_matches("code", b"123456", &"zz".repeat(32)));
+    }
+
+    #[test]
+    fn a_teacher_keeps_the_level_asserted_and_an_old_session_is_at_knowledge() {
+        let signer = Signer::random();
+        let now = SystemTime::now();
+        let metadata = metadata_with(signer.mint(&teacher(), now));
+        let caller = signer.verify(&metadata, now).unwrap();
+        assert_eq!(caller.principal.assurance(), Some(Assurance::Verified));
+        assert_eq!(caller.session_id.as_deref(), Some("ab12"));
+        let old = pb::Principal {
+            kind: pb::PrincipalKind::Teacher.into(),
+            trn: "1234567".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            Principal::from_proto(&old).and_then(|p| p.assurance()),
+            Some(Assurance::Knowledge)
+        );
+        let needed = Assurance::Verified;
+        assert!(!Assurance::Knowledge.meets(needed, VerificationMode::Required));
+        assert!(Assurance::Knowledge.meets(needed, VerificationMode::Off));
+        assert!(Assurance::Verified.meets(needed, VerificationMode::Required));
     }
 
     #[test]

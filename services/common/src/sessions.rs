@@ -34,6 +34,8 @@ impl From<StoreError> for Status {
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a value under `key` for `ttl`.
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError>;
+    /// Reads a value, leaving its life as it is.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Reads a value and, in the same step, extends its life to `ttl` from now.
     async fn get_and_extend(&self, key: &str, ttl: Duration)
     -> Result<Option<Vec<u8>>, StoreError>;
@@ -54,7 +56,8 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn counters(&self, keys: &[String]) -> Result<Vec<(i64, Duration)>, StoreError>;
     /// Sets a counter to `value` for `ttl` unless it exists (so a lock is never extended).
     async fn set_if_absent(&self, key: &str, value: i64, ttl: Duration) -> Result<(), StoreError>;
-    /// Adds a member to a set, which then lives `ttl` from now.
+    /// Adds a member to a set, which then lives at least `ttl` from now (never less than it
+    /// already had).
     async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError>;
     /// Deletes a set and returns its members, in one step.
     async fn take_set(&self, key: &str) -> Result<Vec<String>, StoreError>;
@@ -114,6 +117,14 @@ impl SessionStore for MemoryStore {
         self.entries()
             .insert(key.to_owned(), (Value::Bytes(value), Instant::now() + ttl));
         Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut entries = self.entries();
+        Ok(match Self::live(&mut entries, key) {
+            Some((Value::Bytes(value), _)) => Some(value.clone()),
+            _ => None,
+        })
     }
 
     async fn get_and_extend(
@@ -204,7 +215,7 @@ impl SessionStore for MemoryStore {
         match Self::live(&mut entries, key) {
             Some((Value::Set(members), at)) => {
                 members.insert(member.to_owned());
-                *at = expires;
+                *at = (*at).max(expires);
             }
             _ => {
                 let members = std::iter::once(member.to_owned()).collect();
@@ -271,6 +282,15 @@ impl SessionStore for RedisStore {
         let mut connection = self.connection.clone();
         connection
             .pset_ex::<_, _, ()>(self.key(key), value, millis(ttl))
+            .await
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "get"))]
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut connection = self.connection.clone();
+        connection
+            .get(self.key(key))
             .await
             .map_err(|e| StoreError(e.to_string()))
     }
@@ -361,12 +381,17 @@ impl SessionStore for RedisStore {
     #[tracing::instrument(name = "redis", skip_all, fields(op = "add_to_set"))]
     async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
         let key = self.key(key);
+        let ttl = millis(ttl);
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .sadd(&key, member)
-            .ignore()
-            .pexpire(&key, i64::try_from(millis(ttl)).unwrap_or(i64::MAX))
-            .ignore();
+        // NX gives a new set its life; GT lengthens an existing one's, never shortens it.
+        pipe.atomic().sadd(&key, member).ignore();
+        for condition in ["NX", "GT"] {
+            pipe.cmd("PEXPIRE")
+                .arg(&key)
+                .arg(ttl)
+                .arg(condition)
+                .ignore();
+        }
         self.run(&pipe).await
     }
 
@@ -453,11 +478,49 @@ impl Sessions {
     /// Starts a session for `principal` and returns its token.
     pub async fn create(&self, principal: &Principal) -> Result<NewSession, StoreError> {
         let lifetime = match principal {
-            Principal::Teacher(_) => self.policy.teacher_lifetime,
+            Principal::Teacher { .. } => self.policy.teacher_lifetime,
             _ => self.policy.client_lifetime,
         };
+        self.create_until(principal, SystemTime::now() + lifetime)
+            .await
+    }
+
+    /// Replaces the session `old` with a new one for `principal` (a change of level),
+    /// ending at the old one's absolute expiry: a new token on a change of privilege, and no
+    /// longer life than the sign-in gave. `None` when the old session has ended.
+    pub async fn replace(
+        &self,
+        old: &str,
+        principal: &Principal,
+    ) -> Result<Option<NewSession>, StoreError> {
+        let Some(bytes) = self.store.get(&key(old)).await? else {
+            return Ok(None);
+        };
+        let expire_time = Session::decode(bytes.as_slice())
+            .ok()
+            .and_then(|s| s.expire_time)
+            .and_then(|t| SystemTime::try_from(t).ok())
+            .filter(|expires| *expires > SystemTime::now());
+        let Some(expire_time) = expire_time else {
+            return Ok(None);
+        };
+        let new = self.create_until(principal, expire_time).await?;
+        // Ending the old session is what makes the step-up safe: when that fails, the new
+        // session (whose token nobody has seen) goes too, and the caller is told to retry.
+        if let Err(error) = self.store.delete(&[key(old)]).await {
+            self.store.delete(&[key(&session_id(&new.token))]).await?;
+            return Err(error);
+        }
+        Ok(Some(new))
+    }
+
+    async fn create_until(
+        &self,
+        principal: &Principal,
+        expire_time: SystemTime,
+    ) -> Result<NewSession, StoreError> {
         let now = SystemTime::now();
-        let expire_time = now + lifetime;
+        let lifetime = expire_time.duration_since(now).unwrap_or_default();
         let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
         let session = Session {
             principal: principal.to_proto(),
@@ -472,7 +535,7 @@ impl Sessions {
                 self.policy.idle_timeout.min(lifetime),
             )
             .await?;
-        if let Principal::Teacher(trn) = principal {
+        if let Principal::Teacher { trn, .. } = principal {
             self.store
                 .add_to_set(&teacher_sessions_key(*trn), &id, lifetime)
                 .await?;
@@ -537,7 +600,10 @@ mod tests {
     }
 
     fn teacher() -> Principal {
-        Principal::Teacher(Trn::from_number(1_000_001).unwrap())
+        Principal::Teacher {
+            trn: Trn::from_number(1_000_001).unwrap(),
+            assurance: crate::principal::Assurance::Knowledge,
+        }
     }
 
     #[tokio::test]
@@ -566,6 +632,42 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(1300)).await;
         assert!(sessions.authenticate(&id).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_replaced_session_ends_and_its_successor_keeps_the_absolute_expiry() {
+        let sessions = sessions(Duration::from_secs(60), Duration::from_secs(600));
+        let old = sessions.create(&teacher()).await.unwrap();
+        let old_id = session_id(&old.token);
+        let verified = Principal::Teacher {
+            trn: Trn::from_number(1_000_001).unwrap(),
+            assurance: crate::principal::Assurance::Verified,
+        };
+        let new = sessions.replace(&old_id, &verified).await.unwrap().unwrap();
+        assert_ne!(new.token, old.token);
+        assert_eq!(new.expire_time, old.expire_time);
+        assert!(
+            sessions.authenticate(&old_id).await.is_err(),
+            "old one ended"
+        );
+        let new_id = session_id(&new.token);
+        assert_eq!(sessions.authenticate(&new_id).await.unwrap(), verified);
+        assert!(
+            sessions
+                .replace(&old_id, &verified)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Revoking the teacher ends the successor too.
+        assert_eq!(
+            sessions
+                .revoke_teacher(verified.teacher_trn().unwrap())
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(sessions.authenticate(&new_id).await.is_err());
     }
 
     #[tokio::test]

@@ -103,11 +103,12 @@ impl EmploymentService for EmploymentApi {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| Status::not_found(NOT_FOUND))?;
-        let paths = input
-            .update_mask
-            .clone()
-            .map(|m| m.paths)
-            .unwrap_or_default();
+        let paths = portal_common::update::paths(
+            input.update_mask.as_ref(),
+            || domain::given(&change),
+            &domain::FIELDS,
+        )
+        .map_err(|v| invalid(&[v]))?;
         let merged =
             domain::merge(&current.to_proto(id), &change, &paths).map_err(|v| invalid(&v))?;
         let employment =

@@ -188,7 +188,7 @@ fn future_allowed(c: &mut Checker<'_>, field: &str, input: &str) -> Option<Naive
     }
 }
 
-/// The fields an update mask may name.
+/// The fields an update may change: what `*` names.
 pub const FIELDS: [&str; 8] = [
     "establishment_name",
     "urn",
@@ -200,19 +200,32 @@ pub const FIELDS: [&str; 8] = [
     "end_date",
 ];
 
-/// `current` with the masked fields of `change` in place: the result is checked whole by
+/// The fields `change` sets (not empty): what an update without a mask changes (AIP-134).
+pub fn given(change: &pb::Employment) -> Vec<String> {
+    use portal_common::update::given;
+    [
+        given("establishment_name", &change.establishment_name),
+        given("urn", &change.urn),
+        given("local_authority_code", &change.local_authority_code),
+        given("establishment_number", &change.establishment_number),
+        given("role", &change.role),
+        (change.employment_type() != pb::EmploymentType::Unspecified)
+            .then(|| "employment_type".to_owned()),
+        given("start_date", &change.start_date),
+        given("end_date", &change.end_date),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// `current` with the named fields of `change` in place: the result is checked whole by
 /// [`Employment::parse`], so that a change cannot break a rule across fields.
 pub fn merge(
     current: &pb::Employment,
     change: &pb::Employment,
     paths: &[String],
 ) -> Result<pb::Employment, Vec<FieldViolation>> {
-    if paths.is_empty() {
-        return Err(vec![FieldViolation::new(
-            "update_mask",
-            "must name at least one field to change",
-        )]);
-    }
     let mut merged = current.clone();
     let mut violations = Vec::new();
     for path in paths {
@@ -397,10 +410,18 @@ mod tests {
         );
         let bad = merge(&valid(), &change, &["salary".into()]).unwrap_err();
         assert_eq!(bad[0].field, "update_mask");
-        assert_eq!(
-            merge(&valid(), &change, &[]).unwrap_err()[0].field,
-            "update_mask"
-        );
+    }
+
+    #[test]
+    fn the_fields_given_are_those_set() {
+        let change = pb::Employment {
+            id: "7".into(),
+            role: "Head of department".into(),
+            employment_type: pb::EmploymentType::Supply.into(),
+            ..Default::default()
+        };
+        assert_eq!(given(&change), ["role", "employment_type"]);
+        assert!(given(&pb::Employment::default()).is_empty());
     }
 
     #[test]

@@ -2,17 +2,20 @@
 
 use dqt_proto::dqt::identity::v1::identity_service_server::IdentityService;
 use dqt_proto::dqt::identity::v1::{
-    DescribeClientsRequest, DescribeClientsResponse, SignInTeacherRequest, SignOutRequest,
-    SignOutResponse,
+    DescribeClientsRequest, DescribeClientsResponse, SignInTeacherRequest,
 };
+use dqt_proto::dqt::notification::v1::{EmailTemplate, SendEmailRequest};
 use dqt_proto::dqt::portal::v1 as pb;
-use dqt_proto::dqt::record::v1::MatchTeacherRequest;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
+use dqt_proto::dqt::record::v1::{GetTeacherEmailRequest, MatchTeacherRequest};
+use portal_common::notification::Notifier;
 use portal_common::principal::{EMPLOYER_ROLE, INTERNAL_ROLES, Principal, remaining_deadline};
 use portal_common::sessions::{NewSession, Sessions};
 use portal_common::upstream::{self, Upstream};
 use portal_common::values::Trn;
-use portal_common::{Caller, FieldViolation, SignInLimits, Signer, Violations};
+use portal_common::{
+    Assurance, Caller, FieldViolation, SignInLimits, Signer, Violations, codes, mask,
+};
 use tonic::{Request, Response, Status};
 
 use crate::captcha::Captchas;
@@ -20,6 +23,7 @@ use crate::error::Error;
 use crate::secrets;
 use crate::store::{NewClient, Store};
 use crate::throttle::{Gate, Throttle};
+use crate::verification::{Checked, Verifications};
 
 /// The component that forwards the public Authentication API here.
 const GATEWAY: &str = "gateway";
@@ -31,10 +35,18 @@ pub struct IdentityApi {
     sessions: Sessions,
     throttle: Throttle,
     captchas: Captchas,
+    verifications: Verifications,
     record: RecordServiceClient<Upstream>,
+    notifier: Notifier,
     signer: Signer,
     /// Verified against when a client id is unknown, so that the answer takes as long.
     decoy_hash: String,
+}
+
+/// What identity calls on the record and notification services.
+pub struct Upstreams {
+    pub record: Upstream,
+    pub notification: Upstream,
 }
 
 impl IdentityApi {
@@ -42,7 +54,7 @@ impl IdentityApi {
         store: Store,
         sessions: Sessions,
         limits: SignInLimits,
-        record: RecordServiceClient<Upstream>,
+        upstreams: Upstreams,
         signer: Signer,
     ) -> Result<Self, Error> {
         let decoy_hash = secrets::hash(secrets::generate()).await?;
@@ -50,11 +62,23 @@ impl IdentityApi {
             store,
             throttle: Throttle::new(sessions.store().clone(), limits),
             captchas: Captchas::new(sessions.store().clone()),
+            verifications: Verifications::new(sessions.store().clone(), signer.clone()),
             sessions,
-            record,
+            record: RecordServiceClient::new(upstreams.record),
+            notifier: Notifier::new(upstreams.notification, signer.clone(), IDENTITY),
             signer,
             decoy_hash,
         })
+    }
+
+    /// Identity itself as the caller, serving the public request `caller` made.
+    fn on_own_behalf(caller: &Caller) -> Caller {
+        Caller {
+            principal: Principal::Service(IDENTITY.to_owned()),
+            request_id: caller.request_id.clone(),
+            on_behalf_of: None,
+            session_id: None,
+        }
     }
 
     fn response(session: NewSession, principal: &Principal) -> pb::SignInResponse {
@@ -70,6 +94,32 @@ fn require_gateway(caller: &Caller) -> Result<(), Error> {
     match &caller.principal {
         Principal::Service(name) if name == GATEWAY => Ok(()),
         _ => Err(Error::PermissionDenied),
+    }
+}
+
+/// The calling teacher and the session the call was made in.
+fn teacher_session(caller: &Caller) -> Result<(Trn, &str), Error> {
+    match (caller.principal.teacher_trn(), caller.session_id.as_deref()) {
+        (Some(trn), Some(session_id)) => Ok((trn, session_id)),
+        _ => Err(Error::PermissionDenied),
+    }
+}
+
+/// A verification id as StartVerification gives them: 32 lowercase hex digits.
+fn parse_verification_id(input: &str) -> Result<String, Error> {
+    let id = input.trim();
+    if id.is_empty() {
+        return Err(FieldViolation::new("verification_id", "is required").into());
+    }
+    let well_formed = id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    // Any other id names no verification: the same answer as an expired one.
+    if well_formed {
+        Ok(id.to_owned())
+    } else {
+        Err(Error::VerificationExpired)
     }
 }
 
@@ -171,11 +221,7 @@ impl IdentityService for IdentityApi {
             date_of_birth: details.date_of_birth,
             national_insurance_number: details.national_insurance_number,
         };
-        let on_own_behalf = Caller {
-            principal: Principal::Service(IDENTITY.to_owned()),
-            request_id: caller.request_id.clone(),
-            on_behalf_of: None,
-        };
+        let on_own_behalf = Self::on_own_behalf(caller);
         // A match is a read: safe to repeat while the record service restarts.
         let outcome = upstream::read(deadline, |left| {
             let mut record = self.record.clone();
@@ -207,7 +253,10 @@ impl IdentityService for IdentityApi {
             return Err(Error::SignInFailed.into());
         };
         self.throttle.succeeded(&attempt).await?;
-        let principal = Principal::Teacher(matched);
+        let principal = Principal::Teacher {
+            trn: matched,
+            assurance: Assurance::Knowledge,
+        };
         let session = self
             .sessions
             .create(&principal)
@@ -248,14 +297,117 @@ impl IdentityService for IdentityApi {
 
     async fn sign_out(
         &self,
-        request: Request<SignOutRequest>,
-    ) -> Result<Response<SignOutResponse>, Status> {
-        require_gateway(Caller::of(&request)?)?;
-        self.sessions
-            .end(&request.get_ref().session_id)
+        request: Request<pb::SignOutRequest>,
+    ) -> Result<Response<pb::SignOutResponse>, Status> {
+        // The gateway names the session it has just verified.
+        let session_id = Caller::of(&request)?
+            .session_id
+            .as_deref()
+            .ok_or(Error::PermissionDenied)?;
+        self.sessions.end(session_id).await.map_err(Error::from)?;
+        Ok(Response::new(pb::SignOutResponse {}))
+    }
+
+    /// Reads the email on the record, counts the start against the hourly allowance, has the
+    /// code sent, and only then keeps the verification: nothing is kept for a code that never
+    /// left.
+    async fn start_verification(
+        &self,
+        request: Request<pb::StartVerificationRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
+        let caller = Caller::of(&request)?;
+        let (trn, session_id) = teacher_session(caller)?;
+        let deadline = remaining_deadline(request.metadata());
+        let on_own_behalf = Self::on_own_behalf(caller);
+        let email = upstream::read(deadline, |left| {
+            let mut record = self.record.clone();
+            let request = self.signer.request(
+                GetTeacherEmailRequest {
+                    trn: trn.to_string(),
+                },
+                &on_own_behalf,
+                left,
+            );
+            async move { record.get_teacher_email(request).await }
+        })
+        .await
+        .map_err(Error::Record)?
+        .into_inner()
+        .email;
+        if email.is_empty() {
+            return Err(Error::NoEmailOnRecord.into());
+        }
+        if let Err(retry_after) = self.verifications.admit(trn).await.map_err(Error::from)? {
+            return Err(Error::TooManyVerifications(retry_after).into());
+        }
+        let id = format!("{:032x}", rand::random::<u128>());
+        let code = codes::generate();
+        let email_request = SendEmailRequest {
+            idempotency_key: format!("verification:{id}"),
+            template: EmailTemplate::VerificationCode.into(),
+            recipient: email.clone(),
+            parameters: [("code".to_owned(), code.clone())].into(),
+            expire_time: Some((std::time::SystemTime::now() + codes::LIFETIME).into()),
+        };
+        if let Err(status) = self
+            .notifier
+            .send(email_request, &caller.request_id, deadline)
+            .await
+        {
+            self.verifications
+                .withdraw(trn)
+                .await
+                .map_err(Error::from)?;
+            return Err(Error::Notification(status).into());
+        }
+        let started = self
+            .verifications
+            .create(&id, trn, session_id, &code)
             .await
             .map_err(Error::from)?;
-        Ok(Response::new(SignOutResponse {}))
+        tracing::info!("verification code sent");
+        Ok(Response::new(pb::Verification {
+            verification_id: started.id,
+            email_hint: mask::email(&email),
+            expire_time: Some(started.expire_time.into()),
+        }))
+    }
+
+    /// The right code ends the calling session and starts a verified one in its place.
+    async fn complete_verification(
+        &self,
+        request: Request<pb::CompleteVerificationRequest>,
+    ) -> Result<Response<pb::SignInResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let (trn, session_id) = teacher_session(caller)?;
+        let input = request.get_ref();
+        let id = parse_verification_id(&input.verification_id)?;
+        let code = codes::parse("code", &input.code).map_err(Error::from)?;
+        match self
+            .verifications
+            .check(&id, session_id, &code)
+            .await
+            .map_err(Error::from)?
+        {
+            Checked::Right(verified) if verified == trn => {}
+            Checked::Right(_) | Checked::Expired => return Err(Error::VerificationExpired.into()),
+            Checked::Wrong => {
+                tracing::info!("verification code wrong");
+                return Err(Error::WrongCode.into());
+            }
+        }
+        let principal = Principal::Teacher {
+            trn,
+            assurance: Assurance::Verified,
+        };
+        let session = self
+            .sessions
+            .replace(session_id, &principal)
+            .await
+            .map_err(Error::from)?
+            .ok_or(Error::SessionEnded)?;
+        tracing::info!("teacher verified");
+        Ok(Response::new(Self::response(session, &principal)))
     }
 
     async fn revoke_teacher_sessions(

@@ -1,16 +1,13 @@
 //! The identity service's errors and their one mapping to gRPC status codes.
 
 use portal_common::FieldViolation;
+use portal_common::error::{reason, with_reason};
 use portal_common::sessions::StoreError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
 /// The one answer to sign-in details that do not match, whatever was wrong.
 pub const SIGN_IN_FAILED: &str = "the details given do not match our records";
-/// ErrorInfo reason when a sign-in needs a solved captcha.
-pub const CAPTCHA_REQUIRED: &str = "CAPTCHA_REQUIRED";
-/// ErrorInfo domain of this API's reasons.
-pub const ERROR_DOMAIN: &str = "portal.dqt.education.gov.uk";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,6 +23,18 @@ pub enum Error {
     Locked(std::time::Duration),
     #[error("a solved captcha is needed")]
     CaptchaRequired,
+    #[error("no email address on the record")]
+    NoEmailOnRecord,
+    #[error("too many verifications started; next allowed in {0:?}")]
+    TooManyVerifications(std::time::Duration),
+    #[error("wrong code")]
+    WrongCode,
+    #[error("verification void, used or expired")]
+    VerificationExpired,
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error("notification service: {0}")]
+    Notification(Status),
     #[error("captcha: {0}")]
     Captcha(String),
     #[error("hashing: {0}")]
@@ -58,15 +67,28 @@ impl From<Error> for Status {
                 "too many failed sign-ins: try again later",
                 ErrorDetails::with_retry_info(Some(retry_after)),
             ),
-            Error::CaptchaRequired => Status::with_error_details(
+            Error::CaptchaRequired => with_reason(
                 Code::FailedPrecondition,
                 "a solved captcha is needed: call CreateCaptcha, then send captcha_id and captcha_answer",
-                ErrorDetails::with_error_info(
-                    CAPTCHA_REQUIRED,
-                    ERROR_DOMAIN,
-                    std::collections::HashMap::new(),
-                ),
+                reason::CAPTCHA_REQUIRED,
             ),
+            Error::NoEmailOnRecord => with_reason(
+                Code::FailedPrecondition,
+                "there is no email address on the record to send a code to",
+                reason::NO_EMAIL_ON_RECORD,
+            ),
+            Error::TooManyVerifications(retry_after) => Status::with_error_details(
+                Code::ResourceExhausted,
+                "too many codes asked for: try again later",
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
+            Error::WrongCode => portal_common::codes::wrong_code(),
+            Error::VerificationExpired => portal_common::codes::expired(),
+            Error::SessionEnded => Status::unauthenticated("session missing, expired or revoked"),
+            Error::Notification(status) => {
+                tracing::warn!(code = ?status.code(), "notification service call failed");
+                Status::unavailable("the email could not be sent: try again")
+            }
             Error::Captcha(detail) => {
                 tracing::error!(%detail, "captcha could not be made");
                 Status::internal("internal error")

@@ -8,15 +8,15 @@ pub mod migration;
 pub mod secrets;
 pub mod store;
 pub mod throttle;
+pub mod verification;
 
 use dqt_proto::dqt::identity::v1::identity_service_server::{IdentityServiceServer, SERVICE_NAME};
-use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use portal_common::server::Served;
 use portal_common::sessions::Sessions;
-use portal_common::upstream::Upstream;
 use portal_common::{Component, Config, Signer};
 use sea_orm::DbErr;
 
+pub use api::Upstreams;
 pub use error::Error;
 
 /// Connects to the identity database and applies its migrations (`portal migrate`).
@@ -37,7 +37,7 @@ pub async fn served(
     config: &Config,
     signer: &Signer,
     sessions: Sessions,
-    record: Upstream,
+    upstreams: Upstreams,
 ) -> Result<Served, Error> {
     let store = store::Store::new(open(config).await?);
     if let Some(secret) = &config.admin_client_secret {
@@ -47,7 +47,7 @@ pub async fn served(
         store,
         sessions,
         config.sign_in.clone(),
-        RecordServiceClient::new(record),
+        upstreams,
         signer.clone(),
     )
     .await?;

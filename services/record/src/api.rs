@@ -2,42 +2,116 @@
 //! store and maps the result.
 
 use chrono::{NaiveDate, Utc};
+use dqt_proto::dqt::notification::v1::{EmailTemplate, SendEmailRequest};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_server::RecordService;
-use dqt_proto::dqt::record::v1::{MatchTeacherRequest, MatchTeacherResponse};
-use portal_common::principal::EMPLOYER_ROLE;
-use portal_common::principal::Principal;
+use dqt_proto::dqt::record::v1::{
+    GetTeacherEmailRequest, GetTeacherEmailResponse, MatchTeacherRequest, MatchTeacherResponse,
+};
+use portal_common::notification::Notifier;
+use portal_common::principal::{EMPLOYER_ROLE, Principal, remaining_deadline};
 use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn, parse_date};
-use portal_common::{Caller, FieldViolation, Signer, Violations};
+use portal_common::{
+    Assurance, Caller, FieldViolation, Signer, VerificationMode, Violations, codes, update,
+};
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
-    ChangeStatus, ContactDetails, Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord,
-    Npq, ProfessionalStatus, SignInDetails, TeacherUpdate, parse_close_date,
+    CONTACT_FIELDS, ChangeStatus, ContactDetails, Decision, Induction, Mq, NewAlert,
+    NewChangeRequest, NewRecord, Npq, ProfessionalStatus, SignInDetails, TeacherUpdate,
+    parse_close_date,
 };
 use crate::error::Error;
 use crate::paging;
-use crate::store::{AuditEntry, Store, TEACHER, TrnQuery};
+use crate::store::{AuditEntry, NewEmail, Store, TEACHER, TrnQuery};
 use crate::views::{self, Audience};
 
-/// The only service allowed to match sign-in details.
+/// The only service allowed to match sign-in details and read the email for a step-up code.
 const IDENTITY_SERVICE: &str = "identity";
+/// What the digest of an email change's code is for.
+const EMAIL_CODE: &str = "email-change-code";
+/// Email changes a teacher may ask for in an hour: each sends an email to an address of the
+/// caller's choosing.
+const EMAIL_CHANGES_PER_HOUR: usize = 3;
 
 pub struct RecordApi {
     store: Store,
-    /// Keys the fingerprints of checks that matched nobody.
+    /// Keys the fingerprints of checks that matched nobody, and the digests of codes.
     signer: Signer,
     /// How long evidence is kept after a decision.
     evidence_retention: chrono::Duration,
+    /// Whether a teacher below the verified level sees a masked record.
+    verification: VerificationMode,
+    notifier: Notifier,
 }
 
 impl RecordApi {
-    pub fn new(store: Store, signer: Signer, evidence_retention: chrono::Duration) -> Self {
+    pub fn new(
+        store: Store,
+        signer: Signer,
+        evidence_retention: chrono::Duration,
+        verification: VerificationMode,
+        notifier: Notifier,
+    ) -> Self {
         Self {
             store,
             signer,
             evidence_retention,
+            verification,
+            notifier,
         }
+    }
+
+    /// Whether the calling teacher sees their record whole: verified, or verification off.
+    fn sees_everything(&self, caller: &Caller) -> bool {
+        caller
+            .principal
+            .assurance()
+            .is_some_and(|level| level.meets(Assurance::Verified, self.verification))
+    }
+
+    fn email_code_digest(&self, trn: Trn, email: &str, code: &str) -> String {
+        self.signer
+            .fingerprint(EMAIL_CODE, format!("{trn}:{email}:{code}").as_bytes())
+    }
+
+    /// Sends the code for a new email address, unless the teacher has asked for too many in
+    /// the last hour; what to keep waiting for it.
+    async fn send_email_change_code<'a>(
+        &self,
+        caller: &Caller,
+        trn: Trn,
+        email: &'a str,
+        deadline: std::time::Duration,
+    ) -> Result<NewEmail<'a>, Error> {
+        let hour = chrono::Duration::hours(1);
+        let now = Utc::now();
+        let asked = self.store.email_changes_since(trn, now - hour).await?;
+        if asked.len() >= EMAIL_CHANGES_PER_HOUR {
+            let frees = asked[asked.len() - EMAIL_CHANGES_PER_HOUR] + hour;
+            let retry_after = (frees - now).to_std().unwrap_or_default();
+            return Err(Error::TooManyEmailChanges(
+                retry_after.max(std::time::Duration::from_secs(1)),
+            ));
+        }
+        let code = codes::generate();
+        let expires_at = now + chrono::Duration::from_std(codes::LIFETIME).unwrap_or_default();
+        let email_request = SendEmailRequest {
+            idempotency_key: format!("email-change:{trn}:{:032x}", rand::random::<u128>()),
+            template: EmailTemplate::EmailChangeCode.into(),
+            recipient: email.to_owned(),
+            parameters: [("code".to_owned(), code.clone())].into(),
+            expire_time: Some(std::time::SystemTime::from(expires_at).into()),
+        };
+        self.notifier
+            .send(email_request, &caller.request_id, deadline)
+            .await
+            .map_err(Error::Notification)?;
+        Ok(NewEmail {
+            email,
+            code_digest: self.email_code_digest(trn, email, &code),
+            expires_at,
+        })
     }
 
     /// The fingerprint of a check by TRN and date of birth, kept when it matched nobody.
@@ -377,30 +451,125 @@ impl RecordService for RecordApi {
         }))
     }
 
+    /// Every named field but the email changes at once; a new email waits for the code sent
+    /// to it (ConfirmMyEmail). The code goes out before anything is written: a failure leaves
+    /// the record as it was.
     async fn update_my_contact_details(
         &self,
         request: Request<pb::UpdateMyContactDetailsRequest>,
     ) -> Reply<pb::ContactDetails> {
         let (caller, trn) = teacher(&request)?;
         let input = request.get_ref();
-        let paths = input
-            .update_mask
-            .clone()
-            .map(|m| m.paths)
-            .unwrap_or_default();
-        let fields = ContactDetails::masked(&paths).map_err(Error::InvalidArgument)?;
         let change = input.contact_details.clone().unwrap_or_default();
+        let paths = update::paths(
+            input.update_mask.as_ref(),
+            || ContactDetails::given(&change),
+            &CONTACT_FIELDS,
+        )
+        .map_err(Error::from)?;
+        let fields = ContactDetails::masked(&paths).map_err(Error::InvalidArgument)?;
         let details = ContactDetails::default()
             .updated("contact_details", &change, &paths)
             .map_err(Error::InvalidArgument)?;
+        let new_email = if fields.contains(&"email") {
+            if details.email.is_empty() {
+                return Err(Error::from(FieldViolation::new(
+                    "contact_details.email",
+                    "cannot be removed: give the new address to change it",
+                ))
+                .into());
+            }
+            let current = self
+                .store
+                .email(trn)
+                .await?
+                .ok_or(Error::NotFound(TEACHER))?;
+            (details.email != current).then_some(details.email.as_str())
+        } else {
+            None
+        };
+        let waiting = match new_email {
+            Some(email) => {
+                let deadline = remaining_deadline(request.metadata());
+                Some(
+                    self.send_email_change_code(caller, trn, email, deadline)
+                        .await?,
+                )
+            }
+            None => None,
+        };
         let audit = AuditEntry {
             caller,
             action: "teacher.update_contact_details",
         };
+        let (contact, waiting) = self
+            .store
+            .update_contact(trn, &fields, &details, waiting, audit)
+            .await?;
+        Ok(Response::new(pb::ContactDetails {
+            pending_email: waiting.unwrap_or_default(),
+            ..contact.to_proto()
+        }))
+    }
+
+    /// Every try counts before the code is compared; the right code has the old address told
+    /// (queued before the change is written, under a key that makes a repeat the same email)
+    /// and then applies the new one.
+    async fn confirm_my_email(
+        &self,
+        request: Request<pb::ConfirmMyEmailRequest>,
+    ) -> Reply<pb::ContactDetails> {
+        let (caller, trn) = teacher(&request)?;
+        let code = codes::parse("code", &request.get_ref().code).map_err(Error::from)?;
+        let change = self
+            .store
+            .pending_email_change(trn)
+            .await?
+            .filter(|change| change.expires_at > Utc::now())
+            .ok_or(Error::CodeExpired)?;
+        let tries = self
+            .store
+            .try_email_change(change.id)
+            .await?
+            .ok_or(Error::CodeExpired)?;
+        let tries = i64::from(tries);
+        if tries > codes::MAX_WRONG {
+            self.store.void_email_change(change.id).await?;
+            return Err(Error::CodeExpired.into());
+        }
+        let digest = format!("{trn}:{}:{code}", change.new_email);
+        if !self
+            .signer
+            .fingerprint_matches(EMAIL_CODE, digest.as_bytes(), &change.code_digest)
+        {
+            if tries >= codes::MAX_WRONG {
+                self.store.void_email_change(change.id).await?;
+            }
+            return Err(Error::WrongCode.into());
+        }
+        if !change.old_email.is_empty() {
+            let notice = SendEmailRequest {
+                idempotency_key: format!("email-changed:{}", change.id),
+                template: EmailTemplate::EmailChanged.into(),
+                recipient: change.old_email.clone(),
+                parameters: Default::default(),
+                expire_time: None,
+            };
+            let deadline = remaining_deadline(request.metadata());
+            self.notifier
+                .send(notice, &caller.request_id, deadline)
+                .await
+                .map_err(Error::Notification)?;
+        }
+        let audit = AuditEntry {
+            caller,
+            action: "teacher.confirm_email",
+        };
         let contact = self
             .store
-            .update_contact(trn, &fields, &details, audit)
-            .await?;
+            .confirm_email_change(trn, change.id, audit)
+            .await?
+            .ok_or(Error::CodeExpired)?;
         Ok(Response::new(contact.to_proto()))
     }
 
@@ -656,16 +825,18 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::GetMyRecordRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        let (_, trn) = teacher(&request)?;
+        let (caller, trn) = teacher(&request)?;
         let teacher = self
             .store
             .teacher(trn)
             .await?
             .ok_or(Error::NotFound(TEACHER))?;
-        Ok(Response::new(views::teacher_record(
-            &teacher,
-            Audience::Teacher,
-        )))
+        let record = views::teacher_record(&teacher, Audience::Teacher);
+        Ok(Response::new(if self.sees_everything(caller) {
+            record
+        } else {
+            views::masked(record)
+        }))
     }
 
     async fn match_teacher(
@@ -684,6 +855,20 @@ impl RecordService for RecordApi {
         Ok(Response::new(MatchTeacherResponse {
             matched: matched.is_some(),
             trn: matched.map(|p| p.trn.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn get_teacher_email(
+        &self,
+        request: Request<GetTeacherEmailRequest>,
+    ) -> Reply<GetTeacherEmailResponse> {
+        let caller = Caller::of(&request)?;
+        if caller.principal != Principal::Service(IDENTITY_SERVICE.to_owned()) {
+            return Err(Error::PermissionDenied.into());
+        }
+        let trn = trn(&request.get_ref().trn)?;
+        Ok(Response::new(GetTeacherEmailResponse {
+            email: self.store.email(trn).await?.unwrap_or_default(),
         }))
     }
 }

@@ -2,6 +2,7 @@
 
 use portal_common::FieldViolation;
 use tonic::Status;
+use tonic_types::StatusExt as _;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -20,6 +21,14 @@ pub enum Error {
     Corrupt(String),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
+    #[error("wrong code")]
+    WrongCode,
+    #[error("email change void, used or expired")]
+    CodeExpired,
+    #[error("too many email changes asked for; next allowed in {0:?}")]
+    TooManyEmailChanges(std::time::Duration),
+    #[error("notification service: {0}")]
+    Notification(Status),
 }
 
 impl From<FieldViolation> for Error {
@@ -48,6 +57,17 @@ impl From<Error> for Status {
             Error::Database(error) => {
                 tracing::error!(%error, "database call failed");
                 Status::unavailable("record store unavailable")
+            }
+            Error::WrongCode => portal_common::codes::wrong_code(),
+            Error::CodeExpired => portal_common::codes::expired(),
+            Error::TooManyEmailChanges(retry_after) => Status::with_error_details(
+                tonic::Code::ResourceExhausted,
+                "too many email changes asked for: try again later",
+                tonic_types::ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
+            Error::Notification(status) => {
+                tracing::warn!(code = ?status.code(), "notification service call failed");
+                Status::unavailable("the email could not be sent: try again")
             }
         }
     }

@@ -11,7 +11,9 @@ pub mod store;
 pub mod views;
 
 use dqt_proto::dqt::record::v1::record_service_server::{RecordServiceServer, SERVICE_NAME};
+use portal_common::notification::Notifier;
 use portal_common::server::Served;
+use portal_common::upstream::Upstream;
 use portal_common::{Component, Config, Signer};
 use sea_orm::DbErr;
 
@@ -66,14 +68,25 @@ async fn delete_expired_evidence(store: store::Store, retention: chrono::Duratio
 }
 
 /// The record service, ready to serve: database migrated, API behind the principal check.
-pub async fn served(config: &Config, signer: &Signer) -> Result<Served, error::Error> {
+/// It sends the codes and notices of email changes through `notification`.
+pub async fn served(
+    config: &Config,
+    signer: &Signer,
+    notification: Upstream,
+) -> Result<Served, error::Error> {
     let store = open_store(config).await?;
     let retention = chrono::Duration::seconds(
         i64::try_from(config.evidence_retention_seconds).unwrap_or(i64::MAX / 1000),
     );
     tokio::spawn(delete_expired_evidence(store.clone(), retention));
     let api = RecordServiceServer::with_interceptor(
-        api::RecordApi::new(store, signer.clone(), retention),
+        api::RecordApi::new(
+            store,
+            signer.clone(),
+            retention,
+            config.verification,
+            Notifier::new(notification, signer.clone(), "record"),
+        ),
         signer.interceptor(),
     );
     Ok(Served {

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0003ChangeRequests),
             Box::new(M0004EmployerChecks),
             Box::new(M0005TextTrns),
+            Box::new(M0006EmailChanges),
         ]
     }
 }
@@ -556,5 +557,58 @@ impl MigrationTrait for M0005TextTrns {
             ],
         )
         .await
+    }
+}
+
+/// New email addresses waiting for the code sent to them. The code is kept only as a keyed
+/// digest; a row is kept (superseded, confirmed or void) to count the changes asked for in
+/// an hour.
+struct M0006EmailChanges;
+
+impl MigrationName for M0006EmailChanges {
+    fn name(&self) -> &str {
+        "m0006_email_changes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0006EmailChanges {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("email_changes")
+                    .col(big_pk_auto("id"))
+                    .col(big_integer("person_id"))
+                    .col(string_len("new_email", 254))
+                    .col(string_len("code_digest", 64))
+                    .col(integer("tries"))
+                    .col(string_len("status", 16))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone("expires_at"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("email_changes", "person_id")
+                            .to("persons", "id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("email_changes_person")
+                    .table("email_changes")
+                    .col("person_id")
+                    .col("created_at")
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("email_changes").to_owned())
+            .await
     }
 }

@@ -390,6 +390,7 @@ impl Generator {
                 address_line2: String::new(),
                 town: town.into(),
                 postcode: postcode.into(),
+                pending_email: String::new(),
             };
         }
         self.qualifications(&mut draft, adult);
@@ -700,6 +701,7 @@ fn seed_caller() -> portal_common::Caller {
         principal: portal_common::Principal::Service("seed".into()),
         request_id: portal_common::server::new_request_id(),
         on_behalf_of: None,
+        session_id: None,
     }
 }
 

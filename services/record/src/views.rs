@@ -2,6 +2,7 @@
 //! messages, decides which alerts and details each audience may see, and derives `restricted`.
 
 use dqt_proto::dqt::portal::v1 as pb;
+use portal_common::mask;
 use portal_common::values::format_date;
 
 use portal_common::values::Trn;
@@ -116,7 +117,28 @@ pub fn teacher_record(teacher: &Teacher, audience: Audience) -> pb::TeacherRecor
             Some(trn) if internal => trn.to_string(),
             _ => String::new(),
         },
+        masked: false,
     }
+}
+
+/// The teacher's own record for a session at the knowledge level: what someone who merely
+/// knows the teacher's sign-in details could learn from it is masked (NINO, email, phone,
+/// address), leaving enough for the teacher to recognise their own.
+pub fn masked(mut record: pb::TeacherRecord) -> pb::TeacherRecord {
+    record.national_insurance_number = mask::nino(&record.national_insurance_number);
+    if let Some(contact) = record.contact_details.as_mut() {
+        *contact = pb::ContactDetails {
+            email: mask::email(&contact.email),
+            phone: mask::phone(&contact.phone),
+            address_line1: String::new(),
+            address_line2: String::new(),
+            town: String::new(),
+            postcode: mask::postcode(&contact.postcode),
+            pending_email: String::new(),
+        };
+    }
+    record.masked = true;
+    record
 }
 
 /// A change request as its teacher and reviewers see it (never its evidence).

@@ -172,16 +172,23 @@ impl ContactDetails {
             address_line2: self.address_line2.clone(),
             town: self.town.clone(),
             postcode: self.postcode.clone(),
+            pending_email: String::new(),
         }
     }
 
-    /// The contact fields an update mask names (`email` or `contact_details.email`; the whole
-    /// `contact_details`; every field when the mask is empty), or the violations of unknown
-    /// paths.
+    /// The fields `input` sets (not empty), by their API names: what an update without a
+    /// mask changes (AIP-134).
+    pub fn given(input: &pb::ContactDetails) -> Vec<String> {
+        let given = Self::unchecked(input);
+        FIELDS
+            .iter()
+            .filter_map(|field| portal_common::update::given(field, &given.get(field)))
+            .collect()
+    }
+
+    /// The contact fields an update's paths name (`email` or `contact_details.email`, or the
+    /// whole `contact_details`), or the violations of unknown paths.
     pub fn masked(paths: &[String]) -> Result<Vec<&'static str>, Vec<FieldViolation>> {
-        if paths.is_empty() {
-            return Ok(FIELDS.to_vec());
-        }
         let mut fields = Vec::new();
         let mut violations = Vec::new();
         for path in paths {
@@ -192,12 +199,13 @@ impl ContactDetails {
                 fields.push(field);
             } else {
                 violations.push(FieldViolation::new(
-                    "update_mask",
+                    portal_common::update::MASK,
                     format!("`{path}` is not a contact detail"),
                 ));
             }
         }
         if violations.is_empty() {
+            fields.sort_unstable();
             fields.dedup();
             Ok(fields)
         } else {
@@ -361,12 +369,28 @@ mod tests {
             .unwrap_err();
         assert_eq!(bad[0].field, "contact_details.phone");
         let everything = current
-            .updated("contact_details", &pb::ContactDetails::default(), &[])
+            .updated(
+                "contact_details",
+                &pb::ContactDetails::default(),
+                &["contact_details".to_owned()],
+            )
             .unwrap();
         assert_eq!(
             everything,
             ContactDetails::default(),
-            "an empty mask replaces every field"
+            "the whole of contact_details replaces every field"
         );
+    }
+
+    #[test]
+    fn only_set_fields_are_given() {
+        let input = pb::ContactDetails {
+            email: "a@example.org".into(),
+            postcode: "LS1 4AP".into(),
+            pending_email: "ignored@example.org".into(),
+            ..Default::default()
+        };
+        assert_eq!(ContactDetails::given(&input), ["email", "postcode"]);
+        assert!(ContactDetails::given(&pb::ContactDetails::default()).is_empty());
     }
 }

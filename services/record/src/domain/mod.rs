@@ -13,7 +13,7 @@ use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn};
 
 pub use alerts::{Alert, AlertCatalogue, AlertCloseError, AlertType, NewAlert, parse_close_date};
 pub use change::{ChangeKind, ChangeStatus, Decision, Evidence, NewChangeRequest, RequestedChange};
-pub use contact::ContactDetails;
+pub use contact::{ContactDetails, FIELDS as CONTACT_FIELDS};
 pub use enums::{
     ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, PersonStatus, Route,
     RouteStatus, StatusType,

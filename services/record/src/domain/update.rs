@@ -8,7 +8,47 @@ use portal_common::values::{DateOfBirth, NamePart, Nino, Trn};
 use super::{ContactDetails, Person, PersonStatus, PreviousName};
 
 const PARENT: &str = "teacher";
-const MASK: &str = "update_mask";
+const MASK: &str = portal_common::update::MASK;
+
+/// The fields of a record an update may change: what `*` names.
+pub const CHANGEABLE: [&str; 8] = [
+    "first_name",
+    "middle_name",
+    "last_name",
+    "date_of_birth",
+    "national_insurance_number",
+    "contact_details",
+    "status",
+    "merged_into_trn",
+];
+
+/// The changeable fields `input` sets (not empty): what an update without a mask changes.
+fn given(input: &pb::TeacherRecord) -> Vec<String> {
+    use portal_common::update::given;
+    let contact = input
+        .contact_details
+        .as_ref()
+        .map(ContactDetails::given)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|field| format!("contact_details.{field}"));
+    [
+        given("first_name", &input.first_name),
+        given("middle_name", &input.middle_name),
+        given("last_name", &input.last_name),
+        given("date_of_birth", &input.date_of_birth),
+        given(
+            "national_insurance_number",
+            &input.national_insurance_number,
+        ),
+        (input.status() != pb::PersonStatus::Unspecified).then(|| "status".to_owned()),
+        given("merged_into_trn", &input.merged_into_trn),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(contact)
+    .collect()
+}
 
 /// The masked fields of an UpdateTeacher request, parsed. `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,23 +70,18 @@ impl TeacherUpdate {
         request: &pb::UpdateTeacherRequest,
         today: NaiveDate,
     ) -> Result<Self, Vec<FieldViolation>> {
-        let paths = request
-            .update_mask
-            .as_ref()
-            .map(|m| m.paths.as_slice())
-            .unwrap_or_default();
-        if paths.is_empty() {
-            return Err(vec![FieldViolation::new(
-                MASK,
-                "must name at least one field to change",
-            )]);
-        }
         let input = request.teacher.clone().unwrap_or_default();
+        let paths = portal_common::update::paths(
+            request.update_mask.as_ref(),
+            || given(&input),
+            &CHANGEABLE,
+        )
+        .map_err(|violation| vec![violation])?;
         let field = |name: &str| format!("{PARENT}.{name}");
         let mut violations = Vec::new();
         let mut update = Self::default();
         let mut contact_paths = Vec::new();
-        for path in paths {
+        for path in &paths {
             match path.as_str() {
                 "first_name" => {
                     update.first_name = keep(
@@ -314,6 +349,48 @@ mod tests {
                 "teacher.status",
                 "teacher.merged_into_trn",
                 "teacher.contact_details.email",
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_mask_the_fields_given_change_and_star_changes_all() {
+        let input = pb::TeacherRecord {
+            last_name: "Kelly".into(),
+            contact_details: Some(pb::ContactDetails {
+                postcode: "ls1 4ap".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let unmasked = pb::UpdateTeacherRequest {
+            trn: "1000000".into(),
+            teacher: Some(input.clone()),
+            update_mask: None,
+        };
+        let update = TeacherUpdate::parse(&unmasked, today()).unwrap();
+        let mut changed = person();
+        changed.contact.email = "kept@example.org".into();
+        changed.apply(&update, today());
+        assert_eq!(changed.last_name, "Kelly");
+        assert_eq!(changed.first_name, person().first_name, "not given, kept");
+        assert_eq!(changed.contact.postcode, "LS1 4AP");
+        assert_eq!(changed.contact.email, "kept@example.org", "not given, kept");
+        assert_eq!(
+            fields(pb::UpdateTeacherRequest {
+                update_mask: None,
+                ..request(&[], pb::TeacherRecord::default())
+            }),
+            ["update_mask"],
+            "nothing given, nothing named"
+        );
+        // "*" replaces every changeable field, so what is missing is judged as given.
+        assert_eq!(
+            fields(request(&["*"], input)),
+            [
+                "teacher.first_name",
+                "teacher.date_of_birth",
+                "teacher.status"
             ]
         );
     }

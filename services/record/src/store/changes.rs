@@ -1,4 +1,5 @@
-//! Contact details and change requests: the teacher's own changes, and their review.
+//! Change requests: the teacher's own requests to change a name or date of birth, and their
+//! review.
 
 use chrono::{DateTime, Utc};
 use portal_common::db::begin_write;
@@ -12,9 +13,7 @@ use sea_orm::{
 
 use super::entities::{change_request, person};
 use super::{AuditEntry, Store, TEACHER, rows};
-use crate::domain::{
-    ChangeStatus, ContactDetails, Decision, NewChangeRequest, RequestedChange, TeacherUpdate,
-};
+use crate::domain::{ChangeStatus, Decision, NewChangeRequest, RequestedChange, TeacherUpdate};
 use crate::error::Error;
 
 /// A change request and the TRN of its teacher.
@@ -24,26 +23,6 @@ pub type ChangeRow = (change_request::Model, Trn);
 const ONE_OPEN: &str = "an open request of this kind is already waiting for review";
 
 impl Store {
-    /// Replaces the masked contact fields (already checked) of the record of `trn`.
-    #[tracing::instrument(name = "store", skip_all, fields(op = "update_contact"))]
-    pub async fn update_contact(
-        &self,
-        trn: Trn,
-        fields: &[&str],
-        details: &ContactDetails,
-        audit: AuditEntry<'_>,
-    ) -> Result<ContactDetails, Error> {
-        let (txn, id, teacher) = self.begin_change(trn).await?;
-        let mut person = teacher.person;
-        for field in fields {
-            person.contact.set(field, details.get(field));
-        }
-        let mut row = rows::person_update(id, &person);
-        row.updated_at = Set(Utc::now());
-        row.update(&txn).await?;
-        Ok(self.finish_change(txn, trn, audit).await?.person.contact)
-    }
-
     /// Files a request; one open request of each kind per teacher.
     #[tracing::instrument(name = "store", skip_all, fields(op = "create_change_request"))]
     pub async fn create_change_request(

@@ -4,11 +4,13 @@
 mod cache;
 mod changes;
 mod checks;
+mod email;
 pub mod entities;
 mod rows;
 
 pub use changes::ChangeRow;
 pub use checks::TrnQuery;
+pub use email::{EmailChange, NewEmail};
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -710,6 +712,7 @@ mod tests {
             principal: portal_common::Principal::Service("test".into()),
             request_id: "test".into(),
             on_behalf_of: None,
+            session_id: None,
         }
     }
 

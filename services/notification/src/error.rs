@@ -1,0 +1,35 @@
+//! The notification service's errors and their one mapping to gRPC status codes.
+
+use portal_common::FieldViolation;
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid request")]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("not allowed")]
+    PermissionDenied,
+    #[error("configuration: {0}")]
+    Configuration(String),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::InvalidArgument(violations) => {
+                portal_common::error::invalid_argument(&violations)
+            }
+            Error::PermissionDenied => Status::permission_denied("not allowed"),
+            Error::Configuration(detail) => {
+                tracing::error!(%detail, "notification service misconfigured");
+                Status::internal("internal error")
+            }
+            Error::Database(error) => {
+                tracing::error!(%error, "database call failed");
+                Status::unavailable("email queue unavailable")
+            }
+        }
+    }
+}
