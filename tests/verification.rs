@@ -827,13 +827,7 @@ async fn a_killed_notification_service_delivers_after_restart(postgres: Option<S
         .into_inner();
     let token = portal
         .auth()
-        .sign_in_teacher(pb::SignInTeacherRequest {
-            trn: record.trn.clone(),
-            surname: record.last_name.clone(),
-            forename: record.first_name.clone(),
-            date_of_birth: record.date_of_birth.clone(),
-            ..Default::default()
-        })
+        .sign_in_teacher(support::sign_in_request(&record))
         .await
         .unwrap()
         .into_inner()

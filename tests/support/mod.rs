@@ -188,6 +188,17 @@ pub async fn start_with_smtp(stores: Stores, adjust: impl FnOnce(&mut Config)) -
     Some(harness)
 }
 
+/// The seed's sign-in details of a record, as its teacher would type them.
+pub fn sign_in_request(record: &pb::TeacherRecord) -> pb::SignInTeacherRequest {
+    pb::SignInTeacherRequest {
+        trn: record.trn.clone(),
+        surname: record.last_name.clone(),
+        forename: record.first_name.clone(),
+        date_of_birth: record.date_of_birth.clone(),
+        ..Default::default()
+    }
+}
+
 /// A request with `authorization: Bearer <token>`.
 pub fn authed<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
@@ -250,13 +261,7 @@ impl Harness {
     /// Signs a teacher in with the seed's details: a session at the knowledge level.
     pub async fn sign_in_teacher(&self, record: &pb::TeacherRecord) -> pb::SignInResponse {
         self.auth()
-            .sign_in_teacher(pb::SignInTeacherRequest {
-                trn: record.trn.clone(),
-                surname: record.last_name.clone(),
-                forename: record.first_name.clone(),
-                date_of_birth: record.date_of_birth.clone(),
-                ..Default::default()
-            })
+            .sign_in_teacher(sign_in_request(record))
             .await
             .expect("teacher signs in")
             .into_inner()
