@@ -43,12 +43,15 @@ pub enum Scenario {
     EmployerCheck,
     /// EmployerAccess.CheckTeachers with 500 queries.
     BulkCheck,
+    /// One-INSERT transactions straight to the record database on PostgreSQL: the floor of an
+    /// audited check (PORTAL_RECORD_DATABASE_URL).
+    PgCommit,
     /// Every scenario in turn.
     All,
 }
 
 impl Scenario {
-    const EACH: [Scenario; 7] = [
+    const EACH: [Scenario; 8] = [
         Scenario::Health,
         Scenario::RecordDirect,
         Scenario::MyRecord,
@@ -56,6 +59,7 @@ impl Scenario {
         Scenario::Certificate,
         Scenario::EmployerCheck,
         Scenario::BulkCheck,
+        Scenario::PgCommit,
     ];
 
     fn name(self) -> &'static str {
@@ -67,6 +71,7 @@ impl Scenario {
             Scenario::Certificate => "certificate",
             Scenario::EmployerCheck => "employer-check",
             Scenario::BulkCheck => "bulk-check",
+            Scenario::PgCommit => "pg-commit",
             Scenario::All => "all",
         }
     }
@@ -99,6 +104,8 @@ pub struct Target {
     pub record: Option<SocketAddr>,
     pub signer: Signer,
     pub admin_secret: String,
+    /// The record database, when it is PostgreSQL: where pg-commit commits.
+    pub record_database: Option<String>,
 }
 
 /// The outcome of one scenario.
@@ -182,11 +189,32 @@ struct Fixture {
     sessions: Vec<String>,
     employer: String,
     bulk: Vec<pb::TeacherQuery>,
+    /// A pool on the record database with a table of the run's own, for pg-commit.
+    commits: Option<sea_orm::DatabaseConnection>,
+}
+
+/// The table pg-commit inserts into, made for the run and dropped after it.
+const COMMITS: &str = "portal_bench_commits";
+
+/// A pool of `size` connections to the PostgreSQL database at `url`, with the commits table.
+async fn commits(url: &str, size: u32) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    use sea_orm::ConnectionTrait as _;
+    let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(size)
+        .min_connections(size)
+        .sqlx_logging(false);
+    let db = sea_orm::Database::connect(options).await?;
+    db.execute_unprepared(&format!(
+        "CREATE TABLE IF NOT EXISTS {COMMITS} (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())"
+    ))
+    .await?;
+    Ok(db)
 }
 
 const BENCH_DOB: &str = "1984-02-29";
 
-async fn fixture(target: &Target, teachers: usize) -> anyhow::Result<Fixture> {
+async fn fixture(target: &Target, teachers: usize, callers: u32) -> anyhow::Result<Fixture> {
     let gateway = channel(target.gateway)?;
     let mut auth = AuthenticationClient::new(gateway.clone());
     let mut admin = AdministrationClient::new(gateway.clone());
@@ -282,6 +310,14 @@ async fn fixture(target: &Target, teachers: usize) -> anyhow::Result<Fixture> {
         sessions,
         employer,
         bulk,
+        commits: match target
+            .record_database
+            .as_deref()
+            .filter(|url| url.starts_with("postgres"))
+        {
+            Some(url) => Some(commits(url, callers).await?),
+            None => None,
+        },
     })
 }
 
@@ -316,6 +352,7 @@ async fn call(fixture: &Fixture, scenario: Scenario, i: usize) -> Result<(), Cod
                 request_id: String::new(),
                 on_behalf_of: None,
                 session_id: None,
+                source: None,
             };
             let request =
                 fixture
@@ -382,6 +419,14 @@ async fn call(fixture: &Fixture, scenario: Scenario, i: usize) -> Result<(), Cod
                     .await
                     .map(drop),
             )
+        }
+        Scenario::PgCommit => {
+            use sea_orm::ConnectionTrait as _;
+            let db = fixture.commits.as_ref().ok_or(Code::FailedPrecondition)?;
+            db.execute_unprepared(&format!("INSERT INTO {COMMITS} DEFAULT VALUES"))
+                .await
+                .map(drop)
+                .map_err(|_| Code::Unavailable)
         }
         Scenario::All => Err(Code::InvalidArgument),
     }
@@ -487,11 +532,13 @@ pub async fn run(
     load: Load,
     teachers: usize,
 ) -> anyhow::Result<Vec<Outcome>> {
-    let fixture = Arc::new(fixture(&target, teachers.max(1)).await?);
+    let callers = u32::try_from(load.concurrency.max(1)).unwrap_or(u32::MAX);
+    let fixture = Arc::new(fixture(&target, teachers.max(1), callers).await?);
     let scenarios: Vec<Scenario> = if scenario == Scenario::All {
         Scenario::EACH
             .into_iter()
             .filter(|s| *s != Scenario::RecordDirect || fixture.record.is_some())
+            .filter(|s| *s != Scenario::PgCommit || fixture.commits.is_some())
             .collect()
     } else {
         vec![scenario]
@@ -508,6 +555,11 @@ pub async fn run(
             println!("{}", outcome.row());
         }
         outcomes.push(outcome);
+    }
+    if let Some(db) = &fixture.commits {
+        use sea_orm::ConnectionTrait as _;
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {COMMITS}"))
+            .await?;
     }
     Ok(outcomes)
 }
@@ -644,6 +696,7 @@ impl Spawned {
                 record,
                 signer: Signer::new(key.as_bytes()).map_err(anyhow::Error::msg)?,
                 admin_secret: secret,
+                record_database: std::env::var("PORTAL_RECORD_DATABASE_URL").ok(),
             },
         })
     }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use portal_common::config::Addresses;
 use portal_common::server::{ServeOptions, Served, ShutdownTrigger, serve, shutdown_channel};
-use portal_common::sessions::{MemoryStore, RedisStore, SessionStore, Sessions};
+use portal_common::session_cache::CachedSessions;
+use portal_common::sessions::{MemoryStore, RedisStore, SessionCheck, SessionStore, Sessions};
 use portal_common::upstream::{self, Upstream};
 use portal_common::{Component, Config, Signer};
 use tokio::net::TcpListener;
@@ -146,7 +147,7 @@ impl Stack {
             }
             Component::Gateway => portal_gateway::served(
                 signer.clone(),
-                sessions.clone(),
+                session_check(config, sessions)?,
                 portal_gateway::source::TrustedProxies::new(config.trusted_proxies.clone()),
                 portal_gateway::limits::CheckLimits::new(
                     sessions.store().clone(),
@@ -204,6 +205,24 @@ impl Stack {
         }
         Ok(())
     }
+}
+
+/// How the gateway checks sessions: from a cache Redis keeps honest when there is Redis,
+/// straight from the in-process store otherwise.
+fn session_check(config: &Config, sessions: &Sessions) -> anyhow::Result<SessionCheck> {
+    Ok(match &config.redis_url {
+        Some(url) => SessionCheck::Cached(
+            CachedSessions::connect(
+                url,
+                &config.redis_key_prefix,
+                config.session_policy(),
+                Duration::from_secs(config.session_touch_seconds),
+                config.redis_timeout(),
+            )
+            .context("PORTAL_REDIS_URL")?,
+        ),
+        None => SessionCheck::Store(sessions.clone()),
+    })
 }
 
 /// Polls the gateway's health until it answers SERVING.

@@ -234,6 +234,7 @@ async fn bench(
             .admin_client_secret
             .clone()
             .context("PORTAL_ADMIN_CLIENT_SECRET: the admin secret of the portal under test")?,
+        record_database: config.databases.record_database_url.clone(),
     };
     run(target, scenario, load, teachers).await?;
     report_usage("bench", usage(std::process::id()), json);

@@ -1,4 +1,4 @@
-//! The authorisation matrix, generated from the gateway's policy table: every public RPC is
+//! The authorisation matrix, generated from the gateway's route table: every public RPC is
 //! called as anonymous, as a teacher at each assurance level, as an employer client and as a
 //! client of each internal role, and each answer must be the table's: refused
 //! (UNAUTHENTICATED without a session, PERMISSION_DENIED with the wrong one, with reason
@@ -9,7 +9,7 @@ mod support;
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::Assurance;
 use portal_common::principal::{EMPLOYER_ROLE, INTERNAL_ROLES};
-use portal_gateway::policy::{Access, POLICY};
+use portal_gateway::routes::{Access, ROUTES};
 use support::{Harness, Stores, authed, start};
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
@@ -141,11 +141,14 @@ async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says(
     }
 
     // SignOut ends the session it is called with: it goes last.
-    let mut methods: Vec<_> = POLICY.iter().collect();
-    methods.sort_by_key(|(_, method, _)| *method == "SignOut");
+    let mut routes: Vec<_> = ROUTES.iter().collect();
+    routes.sort_by_key(|route| route.method == "SignOut");
     let mut cells = 0;
-    for (service, method, access) in methods {
-        let path = format!("{service}{method}");
+    for route in routes {
+        let (path, access) = (
+            format!("/{}/{}", route.api.name(), route.method),
+            &route.access,
+        );
         for caller in &callers {
             let (code, reason) = call(&h, &path, caller.token.as_deref()).await;
             let cell = format!("{path} as {}: {code:?} {reason:?}", caller.name);
@@ -176,7 +179,7 @@ async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says(
             cells += 1;
         }
     }
-    assert_eq!(cells, POLICY.len() * callers.len());
+    assert_eq!(cells, ROUTES.len() * callers.len());
     // Each session really ended with its SignOut.
     for caller in callers.iter().filter(|c| c.token.is_some()) {
         let (code, _) = call(

@@ -472,6 +472,26 @@ async fn limits(h: &Harness) {
     let other = employer(h, &admin, "quiet-trust").await;
     let employer = employer(h, &admin, "busy-trust").await;
     let mut api = EmployerAccessClient::new(h.gateway.clone());
+    // Bad input counts nothing: too many queries, or a malformed one.
+    let too_many: Vec<pb::TeacherQuery> = (0..501)
+        .map(|i| pb::TeacherQuery {
+            trn: format!("{}", 9_100_000 + i),
+            date_of_birth: "1980-01-01".into(),
+        })
+        .collect();
+    let refused = api
+        .check_teachers(authed(
+            pb::CheckTeachersRequest { queries: too_many },
+            &employer.token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&refused), ["queries"]);
+    let malformed = api
+        .check_teacher(authed(check("12", "1980-01-01"), &employer.token))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&malformed), ["trn"]);
     let queries: Vec<pb::TeacherQuery> = (0..8)
         .map(|i| pb::TeacherQuery {
             trn: format!("{}", 9_100_000 + i),
@@ -504,6 +524,32 @@ async fn limits(h: &Harness) {
     assert!(
         !retry.is_zero() && retry <= Duration::from_secs(60),
         "{retry:?}"
+    );
+    // A call refused by the limit counts nothing: the count stays at the limit, so the client
+    // is not kept out beyond the window.
+    for _ in 0..3 {
+        let status = api
+            .check_teacher(authed(check("9999996", "1980-01-01"), &employer.token))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+    }
+    let counted = h
+        .stack
+        .as_ref()
+        .unwrap()
+        .sessions()
+        .store()
+        .counters(&[
+            "dqt:employer-checks:busy-trust:minute".to_owned(),
+            "dqt:employer-checks:busy-trust:day".to_owned(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        counted.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [10, 10],
+        "8 + 2 checks counted, nothing else"
     );
     // The limit is per client.
     let status = api

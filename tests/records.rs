@@ -693,6 +693,7 @@ async fn concurrent_creates_on_two_instances_get_distinct_trns() {
         request_id: "concurrent-creates".into(),
         on_behalf_of: None,
         session_id: None,
+        source: None,
     };
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..40 {

@@ -1,5 +1,6 @@
 //! Redis stopped under a running gateway: every call that needs a session or a sign-in count
-//! fails closed with UNAVAILABLE, promptly, and the portal recovers by itself once Redis is back.
+//! fails closed with UNAVAILABLE, promptly (a session the gateway held in memory included), and
+//! the portal recovers by itself once Redis is back.
 //! The test runs its own redis-server on a port of its own.
 
 mod support;
@@ -49,7 +50,21 @@ async fn the_gateway_fails_closed_while_redis_is_down_and_recovers_by_itself() {
     let status = h.admin().get_teacher(read(&admin)).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "the session works");
 
+    // The session is now held in the gateway's memory; Redis going away empties it. Within
+    // 2 s every call is refused, and none after that is served from memory.
     redis.stop();
+    let stopped = std::time::Instant::now();
+    loop {
+        let answer = promptly(h.admin().get_teacher(read(&admin))).await;
+        match answer {
+            Err(status) if status.code() == Code::Unavailable => break,
+            _ => assert!(
+                stopped.elapsed() < Duration::from_secs(2),
+                "still served 2 s after Redis went: {answer:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for _ in 0..3 {
         let status = promptly(h.admin().get_teacher(read(&admin)))
             .await

@@ -23,6 +23,7 @@ fn teacher(trn: &str) -> Caller {
         request_id: "r".into(),
         on_behalf_of: None,
         session_id: None,
+        source: None,
     }
 }
 

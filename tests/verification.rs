@@ -818,7 +818,7 @@ async fn a_killed_notification_service_delivers_after_restart(postgres: Option<S
     else {
         return;
     };
-    let admin = portal.sign_in_admin().await.expect("admin signs in");
+    let admin = portal.sign_in_admin_when_ready().await;
     let record = portal
         .admin()
         .create_teacher(authed(teacher_with_email(), &admin))

@@ -1,20 +1,20 @@
 //! The session check in front of every public service: an async tower service (it awaits the
 //! session store, which an interceptor cannot). It resolves the bearer token, applies the
-//! policy table, and puts the [`Session`] into the request's extensions.
+//! route table, and puts the [`Session`] and the route into the request's extensions.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use portal_common::sessions::{Sessions, session_id};
+use portal_common::sessions::{SessionCheck, session_id};
 use portal_common::{Principal, VerificationMode};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tower::{Layer, Service};
 
-use crate::policy;
+use crate::routes::{self, Access, Destination};
 
 /// The verified session of a call.
 #[derive(Debug, Clone)]
@@ -26,12 +26,12 @@ pub struct Session {
 
 #[derive(Clone)]
 pub struct AuthorizeLayer {
-    sessions: Sessions,
+    sessions: SessionCheck,
     verification: VerificationMode,
 }
 
 impl AuthorizeLayer {
-    pub fn new(sessions: Sessions, verification: VerificationMode) -> Self {
+    pub fn new(sessions: SessionCheck, verification: VerificationMode) -> Self {
         Self {
             sessions,
             verification,
@@ -54,7 +54,7 @@ impl<S> Layer<S> for AuthorizeLayer {
 #[derive(Clone)]
 pub struct Authorize<S> {
     inner: S,
-    sessions: Sessions,
+    sessions: SessionCheck,
     verification: VerificationMode,
 }
 
@@ -82,12 +82,16 @@ fn bearer_token<B>(request: &Request<B>) -> Result<Option<&str>, Status> {
 }
 
 async fn authorize<B>(
-    sessions: &Sessions,
+    sessions: &SessionCheck,
     verification: VerificationMode,
     request: &mut Request<B>,
 ) -> Result<(), Status> {
-    let access = policy::access(request.uri().path())
+    let destination = routes::find(request.uri().path())
         .ok_or_else(|| Status::unimplemented("no such method"))?;
+    let access = match destination {
+        Destination::Open => Access::Anyone,
+        Destination::Rpc(found) => found.route.access,
+    };
     let session = match bearer_token(request)? {
         Some(token) => {
             let id = session_id(token);
@@ -96,7 +100,10 @@ async fn authorize<B>(
         }
         None => None,
     };
-    policy::decide(access, session.as_ref().map(|s| &s.principal), verification)?;
+    routes::decide(access, session.as_ref().map(|s| &s.principal), verification)?;
+    if let Destination::Rpc(found) = destination {
+        request.extensions_mut().insert(found);
+    }
     if let Some(session) = session {
         request.extensions_mut().insert(session);
     }

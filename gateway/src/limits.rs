@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portal_common::sessions::SessionStore;
+use portal_common::sessions::{Limit, SessionStore};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
@@ -27,42 +27,44 @@ impl CheckLimits {
         }
     }
 
-    /// Counts `checks` against the client's minute and day; past either limit the call is
-    /// refused with RESOURCE_EXHAUSTED and how long until the count starts again.
+    fn limits(&self, client_id: &str) -> [Limit; 2] {
+        [
+            Limit {
+                key: format!("dqt:employer-checks:{client_id}:minute"),
+                limit: i64::from(self.per_minute),
+                window: MINUTE,
+            },
+            Limit {
+                key: format!("dqt:employer-checks:{client_id}:day"),
+                limit: i64::from(self.per_day),
+                window: DAY,
+            },
+        ]
+    }
+
+    /// Counts `checks` against the client's minute and day, in one round trip; past either
+    /// limit the call is refused with RESOURCE_EXHAUSTED and how long until the count starts
+    /// again, and counts nothing.
     pub async fn take(&self, client_id: &str, checks: u32) -> Result<(), Status> {
-        let keys = [
-            format!("dqt:employer-checks:{client_id}:minute"),
-            format!("dqt:employer-checks:{client_id}:day"),
-        ];
-        // Two windows, two counters: sent together, one round trip's wait.
-        let (minute, day) = tokio::try_join!(
-            self.store.add(&keys[..1], i64::from(checks), MINUTE),
-            self.store.add(&keys[1..], i64::from(checks), DAY),
-        )?;
-        let over = [
-            (minute.first().copied().unwrap_or(0), self.per_minute),
-            (day.first().copied().unwrap_or(0), self.per_day),
-        ];
-        let exceeded: Vec<usize> = (0..2)
-            .filter(|&i| over[i].0 > i64::from(over[i].1))
-            .collect();
-        if exceeded.is_empty() {
-            return Ok(());
-        }
-        let waiting: Vec<String> = exceeded.iter().map(|&i| keys[i].clone()).collect();
-        let retry_after = self
+        let counted = self
             .store
-            .counters(&waiting)
+            .count_within(&self.limits(client_id), i64::from(checks))
+            .await?;
+        counted.map_err(|retry_after| {
+            tracing::warn!(%client_id, "employer check limit reached");
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                "too many checks for this client: try again later",
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            )
+        })
+    }
+
+    /// Gives back checks counted for a call the service refused as bad input.
+    pub async fn give_back(&self, client_id: &str, checks: u32) -> Result<(), Status> {
+        self.store
+            .count_within(&self.limits(client_id), -i64::from(checks))
             .await?
-            .into_iter()
-            .map(|(_, left)| left)
-            .max()
-            .unwrap_or(MINUTE);
-        tracing::warn!(%client_id, "employer check limit reached");
-        Err(Status::with_error_details(
-            Code::ResourceExhausted,
-            "too many checks for this client: try again later",
-            ErrorDetails::with_retry_info(Some(retry_after)),
-        ))
+            .map_err(|_| Status::internal("giving back never passes a limit"))
     }
 }

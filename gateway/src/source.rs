@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use http::HeaderMap;
 use ipnet::IpNet;
-use tonic::metadata::MetadataMap;
 
 const FORWARDED_FOR: &str = "x-forwarded-for";
 
@@ -25,7 +25,7 @@ impl TrustedProxies {
     /// The source of a call from `peer`. Each trusted hop appends the address it saw to
     /// `x-forwarded-for`, so the list is read from the right, skipping trusted front ends; the
     /// first other address is the client. An unreadable entry stops the walk there.
-    pub fn source(&self, peer: Option<SocketAddr>, metadata: &MetadataMap) -> String {
+    pub fn source(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> String {
         let Some(peer) = peer.map(|p| canonical(p.ip())) else {
             return String::new();
         };
@@ -33,7 +33,7 @@ impl TrustedProxies {
             return peer.to_string();
         }
         let mut source = peer;
-        let forwarded = metadata
+        let forwarded = headers
             .get_all(FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -65,12 +65,12 @@ fn canonical(addr: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic::metadata::MetadataValue;
+    use http::HeaderValue;
 
-    fn metadata(forwarded: &[&'static str]) -> MetadataMap {
-        let mut map = MetadataMap::new();
+    fn metadata(forwarded: &[&'static str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
         for value in forwarded {
-            map.append(FORWARDED_FOR, MetadataValue::from_static(value));
+            map.append(FORWARDED_FOR, HeaderValue::from_static(value));
         }
         map
     }

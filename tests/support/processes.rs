@@ -156,6 +156,21 @@ impl Portal {
         TeacherPortalClient::new(self.gateway.clone())
     }
 
+    /// Signs in the admin client once the components have come up (they start side by side, and
+    /// identity hashes secrets at start), trying for up to a minute.
+    pub async fn sign_in_admin_when_ready(&self) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            match self.sign_in_admin().await {
+                Ok(token) => return token,
+                Err(status) if started.elapsed() > Duration::from_secs(60) => {
+                    panic!("the admin could not sign in: {status:?}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
     /// Signs in the admin client, with a deadline of a few seconds.
     pub async fn sign_in_admin(&self) -> Result<String, tonic::Status> {
         let mut request = Request::new(pb::SignInClientRequest {

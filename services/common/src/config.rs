@@ -200,6 +200,10 @@ pub struct Config {
     /// Client sessions end this many seconds after sign-in.
     #[arg(long, env = "PORTAL_CLIENT_SESSION_SECONDS", default_value_t = 60 * 60)]
     pub client_session_seconds: u64,
+    /// With Redis, the gateway checks sessions from memory and slides a session's idle expiry
+    /// in Redis at most once this many seconds.
+    #[arg(long, env = "PORTAL_SESSION_TOUCH_SECONDS", default_value_t = 60)]
+    pub session_touch_seconds: u64,
     /// First TRN the record service allocates.
     #[arg(long, env = "PORTAL_TRN_RANGE_START", default_value_t = 1_000_000)]
     pub trn_range_start: u32,

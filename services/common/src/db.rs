@@ -138,14 +138,7 @@ impl ConnectionTrait for Write {
 /// PostgreSQL ignores the mode.
 pub async fn begin_write(db: &DatabaseConnection, writers: &Writers) -> Result<Write, DbErr> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait as _};
-    let turn = match &writers.0 {
-        Some(line) => Some(
-            tokio::time::timeout(SQLITE_WRITE_WAIT, line.clone().lock_owned())
-                .await
-                .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?,
-        ),
-        None => None,
-    };
+    let turn = write_turn(writers).await?;
     let txn = db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -153,6 +146,18 @@ pub async fn begin_write(db: &DatabaseConnection, writers: &Writers) -> Result<W
         })
         .await?;
     Ok(Write { txn, _turn: turn })
+}
+
+/// The writers' turn for a write of one statement, which needs no transaction of its own: on
+/// SQLite its place in the line (held until dropped), on PostgreSQL nothing.
+pub async fn write_turn(writers: &Writers) -> Result<Option<OwnedMutexGuard<()>>, DbErr> {
+    match &writers.0 {
+        Some(line) => tokio::time::timeout(SQLITE_WRITE_WAIT, line.clone().lock_owned())
+            .await
+            .map(Some)
+            .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+        None => Ok(None),
+    }
 }
 
 /// Runs schema statements on PostgreSQL only (for what SQLite has no notion of, such as

@@ -42,6 +42,7 @@ impl Notifier {
             request_id: request_id.to_owned(),
             on_behalf_of: None,
             session_id: None,
+            source: None,
         };
         upstream::read(deadline, |left| {
             let mut client = self.client.clone();

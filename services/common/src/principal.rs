@@ -157,6 +157,8 @@ pub struct Caller {
     pub on_behalf_of: Option<String>,
     /// The public session the call was made in (the SHA-256 of its token, lowercase hex).
     pub session_id: Option<String>,
+    /// Where the public call came from, as the gateway saw it: for sign-in throttling.
+    pub source: Option<String>,
 }
 
 impl Caller {
@@ -307,6 +309,7 @@ impl Signer {
             request_id: caller.request_id.clone(),
             on_behalf_of: caller.on_behalf_of.clone().unwrap_or_default(),
             session_id: caller.session_id.clone().unwrap_or_default(),
+            source: caller.source.clone().unwrap_or_default(),
         };
         let payload = assertion.encode_to_vec();
         let value = format!(
@@ -367,6 +370,7 @@ impl Signer {
             request_id: assertion.request_id,
             on_behalf_of: (!assertion.on_behalf_of.is_empty()).then_some(assertion.on_behalf_of),
             session_id: (!assertion.session_id.is_empty()).then_some(assertion.session_id),
+            source: (!assertion.source.is_empty()).then_some(assertion.source),
         })
     }
 
@@ -404,12 +408,25 @@ const REPLY_MARGIN: Duration = Duration::from_millis(20);
 /// The deadline to pass on: what remains of the caller's (`grpc-timeout`), capped at
 /// [`DEFAULT_DEADLINE`], less a margin for the answer to travel back (at most a tenth).
 pub fn remaining_deadline(metadata: &MetadataMap) -> Duration {
-    let remaining = metadata
-        .get("grpc-timeout")
-        .and_then(|value| value.to_str().ok())
+    deadline_from(
+        metadata
+            .get("grpc-timeout")
+            .and_then(|value| value.to_str().ok()),
+    )
+}
+
+/// [`remaining_deadline`] from the value of a `grpc-timeout` header, if any.
+pub fn deadline_from(grpc_timeout: Option<&str>) -> Duration {
+    let remaining = grpc_timeout
         .and_then(parse_grpc_timeout)
         .map_or(DEFAULT_DEADLINE, |timeout| timeout.min(DEFAULT_DEADLINE));
     remaining.saturating_sub(REPLY_MARGIN.min(remaining / 10))
+}
+
+/// A `grpc-timeout` header value for `timeout` (in milliseconds, rounded up).
+pub fn grpc_timeout(timeout: Duration) -> String {
+    let millis = timeout.as_micros().div_ceil(1000).clamp(1, 99_999_999);
+    format!("{millis}m")
 }
 
 /// Parses a `grpc-timeout` value: up to 8 digits and a unit (H, M, S, m, u, n).
@@ -443,6 +460,7 @@ mod tests {
             request_id: "req-1".into(),
             on_behalf_of: None,
             session_id: Some("ab12".into()),
+            source: None,
         }
     }
 
@@ -487,6 +505,7 @@ mod tests {
             request_id: "r".into(),
             on_behalf_of: Some("employer-user-9".into()),
             session_id: None,
+            source: None,
         };
         let metadata = metadata_with(signer.mint(&client, now));
         assert_eq!(signer.verify(&metadata, now).unwrap(), client);
@@ -569,6 +588,18 @@ mod tests {
         assert_eq!(parse_grpc_timeout("123456789S"), None);
         assert_eq!(parse_grpc_timeout("5x"), None);
         assert_eq!(parse_grpc_timeout(""), None);
+    }
+
+    #[test]
+    fn timeouts_are_written_as_grpc_reads_them() {
+        for ms in [1, 250, 9_980] {
+            let written = grpc_timeout(Duration::from_millis(ms));
+            assert_eq!(
+                parse_grpc_timeout(&written),
+                Some(Duration::from_millis(ms))
+            );
+        }
+        assert_eq!(grpc_timeout(Duration::from_micros(1)), "1m");
     }
 
     #[test]

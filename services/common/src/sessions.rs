@@ -21,6 +21,12 @@ use crate::values::Trn;
 #[error("session store unavailable: {0}")]
 pub struct StoreError(String);
 
+impl StoreError {
+    pub fn new(detail: impl Into<String>) -> Self {
+        Self(detail.into())
+    }
+}
+
 impl From<StoreError> for Status {
     fn from(error: StoreError) -> Self {
         tracing::warn!(%error, "session store call failed");
@@ -54,6 +60,14 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<Vec<i64>, StoreError>;
     /// Each counter's value (0 when absent) and the time it has left (zero when absent).
     async fn counters(&self, keys: &[String]) -> Result<Vec<(i64, Duration)>, StoreError>;
+    /// Adds `delta` to every counter unless that would take one past its limit, in one step:
+    /// `Ok` when added; otherwise nothing is added and `Err` holds how long the full window
+    /// has left. A counter that did not exist starts at 0 and lives its window from now.
+    async fn count_within(
+        &self,
+        limits: &[Limit],
+        delta: i64,
+    ) -> Result<Result<(), Duration>, StoreError>;
     /// Sets a counter to `value` for `ttl` unless it exists (so a lock is never extended).
     async fn set_if_absent(&self, key: &str, value: i64, ttl: Duration) -> Result<(), StoreError>;
     /// Adds a member to a set, which then lives at least `ttl` from now (never less than it
@@ -61,6 +75,14 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError>;
     /// Deletes a set and returns its members, in one step.
     async fn take_set(&self, key: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// A counter with a limit and the window it counts over, for [`SessionStore::count_within`].
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub key: String,
+    pub limit: i64,
+    pub window: Duration,
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -196,6 +218,31 @@ impl SessionStore for MemoryStore {
                 _ => (0, Duration::ZERO),
             })
             .collect())
+    }
+
+    async fn count_within(
+        &self,
+        limits: &[Limit],
+        delta: i64,
+    ) -> Result<Result<(), Duration>, StoreError> {
+        let mut entries = self.entries();
+        let now = Instant::now();
+        let mut current = Vec::with_capacity(limits.len());
+        for limit in limits {
+            let (count, expires) = match Self::live(&mut entries, &limit.key) {
+                Some((Value::Counter(count), expires)) => (*count, *expires),
+                _ => (0, now + limit.window),
+            };
+            if delta > 0 && count.saturating_add(delta) > limit.limit {
+                return Ok(Err(expires - now));
+            }
+            current.push((count, expires));
+        }
+        for (limit, (count, expires)) in limits.iter().zip(current) {
+            let counter = Value::Counter(count.saturating_add(delta));
+            entries.insert(limit.key.clone(), (counter, expires));
+        }
+        Ok(Ok(()))
     }
 
     async fn set_if_absent(&self, key: &str, value: i64, ttl: Duration) -> Result<(), StoreError> {
@@ -365,6 +412,52 @@ impl SessionStore for RedisStore {
             .collect())
     }
 
+    #[tracing::instrument(name = "redis", skip_all, fields(op = "count_within"))]
+    async fn count_within(
+        &self,
+        limits: &[Limit],
+        delta: i64,
+    ) -> Result<Result<(), Duration>, StoreError> {
+        // Checked and counted in one step on the server: one round trip, and a call refused
+        // by a limit counts nothing, however many come at once.
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                r"
+                local delta = tonumber(ARGV[1])
+                for i, key in ipairs(KEYS) do
+                  local current = tonumber(redis.call('GET', key) or '0')
+                  if delta > 0 and current + delta > tonumber(ARGV[i * 2]) then
+                    local left = redis.call('PTTL', key)
+                    if left < 0 then left = tonumber(ARGV[i * 2 + 1]) end
+                    return left
+                  end
+                end
+                for i, key in ipairs(KEYS) do
+                  redis.call('INCRBY', key, delta)
+                  redis.call('PEXPIRE', key, ARGV[i * 2 + 1], 'NX')
+                end
+                return -1
+                ",
+            )
+        });
+        let mut invocation = SCRIPT.prepare_invoke();
+        invocation.arg(delta);
+        for limit in limits {
+            invocation
+                .key(self.key(&limit.key))
+                .arg(limit.limit)
+                .arg(millis(limit.window));
+        }
+        let left: i64 = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(match u64::try_from(left) {
+            Ok(ms) => Err(Duration::from_millis(ms)),
+            Err(_) => Ok(()),
+        })
+    }
+
     #[tracing::instrument(name = "redis", skip_all, fields(op = "set_if_absent"))]
     async fn set_if_absent(&self, key: &str, value: i64, ttl: Duration) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
@@ -443,6 +536,24 @@ impl From<SessionError> for Status {
     }
 }
 
+/// How the gateway checks sessions: straight from the store (embedded, in memory), or from a
+/// cache of its own that Redis keeps honest.
+#[derive(Clone)]
+pub enum SessionCheck {
+    Store(Sessions),
+    Cached(crate::session_cache::CachedSessions),
+}
+
+impl SessionCheck {
+    /// The principal of a live session.
+    pub async fn authenticate(&self, session_id: &str) -> Result<Principal, SessionError> {
+        match self {
+            Self::Store(sessions) => sessions.authenticate(session_id).await,
+            Self::Cached(cached) => cached.authenticate(session_id).await,
+        }
+    }
+}
+
 /// Sessions over a store: identity creates them, the gateway checks them on every call.
 #[derive(Clone)]
 pub struct Sessions {
@@ -457,8 +568,26 @@ pub fn session_id(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn key(session_id: &str) -> String {
+/// The store key of a session (before any deployment's prefix).
+pub(crate) fn key(session_id: &str) -> String {
     format!("dqt:session:{session_id}")
+}
+
+/// The principal of a stored session and when it ends at the latest; a session past its
+/// absolute expiry, or one that cannot be read, is no session.
+pub(crate) fn decode_session(bytes: &[u8]) -> Result<(Principal, SystemTime), SessionError> {
+    let session = Session::decode(bytes).map_err(|_| SessionError::NotFound)?;
+    let expires = session
+        .expire_time
+        .and_then(|t| SystemTime::try_from(t).ok())
+        .filter(|expires| *expires > SystemTime::now())
+        .ok_or(SessionError::NotFound)?;
+    let principal = session
+        .principal
+        .as_ref()
+        .and_then(Principal::from_proto)
+        .ok_or(SessionError::NotFound)?;
+    Ok((principal, expires))
 }
 
 /// The set of a teacher's session ids, so that they can all be revoked.
@@ -550,20 +679,13 @@ impl Sessions {
             .get_and_extend(&key(session_id), self.policy.idle_timeout)
             .await?
             .ok_or(SessionError::NotFound)?;
-        let session = Session::decode(bytes.as_slice()).map_err(|_| SessionError::NotFound)?;
-        let expired = session
-            .expire_time
-            .and_then(|t| SystemTime::try_from(t).ok())
-            .is_none_or(|expires| expires <= SystemTime::now());
-        if expired {
-            self.store.delete(&[key(session_id)]).await?;
-            return Err(SessionError::NotFound);
+        match decode_session(&bytes) {
+            Ok((principal, _)) => Ok(principal),
+            Err(error) => {
+                self.store.delete(&[key(session_id)]).await?;
+                Err(error)
+            }
         }
-        session
-            .principal
-            .as_ref()
-            .and_then(Principal::from_proto)
-            .ok_or(SessionError::NotFound)
     }
 
     /// Ends a session; true when it existed.

@@ -3,10 +3,6 @@
 
 use chrono::Utc;
 use dqt_proto::dqt::employment::v1::employment_service_server::EmploymentService;
-use dqt_proto::dqt::employment::v1::{
-    CreateEmploymentRequest, DeleteEmploymentRequest, DeleteEmploymentResponse,
-    ListEmploymentsRequest, ListEmploymentsResponse, UpdateEmploymentRequest,
-};
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::values::Trn;
 use portal_common::{Caller, FieldViolation};
@@ -25,6 +21,12 @@ impl EmploymentApi {
     pub fn new(store: Store) -> Self {
         Self { store }
     }
+
+    /// A teacher's employments, most recent start first.
+    async fn list(&self, trn: Trn) -> Result<Vec<pb::Employment>, Status> {
+        let employments = self.store.list(trn).await.map_err(unavailable)?;
+        Ok(employments.iter().map(|(id, e)| e.to_proto(*id)).collect())
+    }
 }
 
 fn unavailable(error: StoreError) -> Status {
@@ -36,18 +38,13 @@ fn invalid(violations: &[FieldViolation]) -> Status {
     portal_common::error::invalid_argument(violations)
 }
 
-/// The TRN a call acts on: the teacher's own, or any for a client that may read records when
-/// `read_only`.
-fn acting_on<T>(request: &Request<T>, trn: &str, read_only: bool) -> Result<Trn, Status> {
-    let caller = Caller::of(request)?;
-    let trn = Trn::parse("trn", trn).map_err(|v| invalid(&[v]))?;
-    let allowed = caller.principal.teacher_trn() == Some(trn)
-        || (read_only && caller.principal.has_role("records:read"));
-    if allowed {
-        Ok(trn)
-    } else {
-        Err(Status::permission_denied("not allowed"))
-    }
+/// The TRN of the calling teacher, from the principal assertion: the "my" calls act on it and
+/// on no other.
+fn own_trn<T>(request: &Request<T>) -> Result<Trn, Status> {
+    Caller::of(request)?
+        .principal
+        .teacher_trn()
+        .ok_or_else(|| Status::permission_denied("teachers only"))
 }
 
 /// An employment id: a positive number; anything else is simply not one of the teacher's.
@@ -62,22 +59,31 @@ fn employment_id(input: &str) -> Result<i64, Status> {
 
 #[tonic::async_trait]
 impl EmploymentService for EmploymentApi {
-    async fn list_employments(
+    async fn list_my_employments(
         &self,
-        request: Request<ListEmploymentsRequest>,
-    ) -> Result<Response<ListEmploymentsResponse>, Status> {
-        let trn = acting_on(&request, &request.get_ref().trn, true)?;
-        let employments = self.store.list(trn).await.map_err(unavailable)?;
-        Ok(Response::new(ListEmploymentsResponse {
-            employments: employments.iter().map(|(id, e)| e.to_proto(*id)).collect(),
-        }))
+        request: Request<pb::ListMyEmploymentsRequest>,
+    ) -> Result<Response<pb::ListMyEmploymentsResponse>, Status> {
+        let employments = self.list(own_trn(&request)?).await?;
+        Ok(Response::new(pb::ListMyEmploymentsResponse { employments }))
     }
 
-    async fn create_employment(
+    async fn list_employments(
         &self,
-        request: Request<CreateEmploymentRequest>,
+        request: Request<pb::ListEmploymentsRequest>,
+    ) -> Result<Response<pb::ListEmploymentsResponse>, Status> {
+        if !Caller::of(&request)?.principal.has_role("records:read") {
+            return Err(Status::permission_denied("not allowed"));
+        }
+        let trn = Trn::parse("trn", &request.get_ref().trn).map_err(|v| invalid(&[v]))?;
+        let employments = self.list(trn).await?;
+        Ok(Response::new(pb::ListEmploymentsResponse { employments }))
+    }
+
+    async fn create_my_employment(
+        &self,
+        request: Request<pb::CreateMyEmploymentRequest>,
     ) -> Result<Response<pb::Employment>, Status> {
-        let trn = acting_on(&request, &request.get_ref().trn, false)?;
+        let trn = own_trn(&request)?;
         let input = request.get_ref().employment.clone().unwrap_or_default();
         let employment =
             Employment::parse(&input, Utc::now().date_naive()).map_err(|v| invalid(&v))?;
@@ -89,12 +95,12 @@ impl EmploymentService for EmploymentApi {
         Ok(Response::new(employment.to_proto(id)))
     }
 
-    async fn update_employment(
+    async fn update_my_employment(
         &self,
-        request: Request<UpdateEmploymentRequest>,
+        request: Request<pb::UpdateMyEmploymentRequest>,
     ) -> Result<Response<pb::Employment>, Status> {
         let input = request.get_ref();
-        let trn = acting_on(&request, &input.trn, false)?;
+        let trn = own_trn(&request)?;
         let change = input.employment.clone().unwrap_or_default();
         let id = employment_id(&change.id)?;
         let current = self
@@ -124,15 +130,15 @@ impl EmploymentService for EmploymentApi {
         Ok(Response::new(employment.to_proto(id)))
     }
 
-    async fn delete_employment(
+    async fn delete_my_employment(
         &self,
-        request: Request<DeleteEmploymentRequest>,
-    ) -> Result<Response<DeleteEmploymentResponse>, Status> {
-        let trn = acting_on(&request, &request.get_ref().trn, false)?;
+        request: Request<pb::DeleteMyEmploymentRequest>,
+    ) -> Result<Response<pb::DeleteMyEmploymentResponse>, Status> {
+        let trn = own_trn(&request)?;
         let id = employment_id(&request.get_ref().id)?;
         if !self.store.delete(trn, id).await.map_err(unavailable)? {
             return Err(Status::not_found(NOT_FOUND));
         }
-        Ok(Response::new(DeleteEmploymentResponse {}))
+        Ok(Response::new(pb::DeleteMyEmploymentResponse {}))
     }
 }

@@ -1,9 +1,7 @@
 //! `dqt.identity.v1.IdentityService`: sign-in of teachers and clients, sign-out, client accounts.
 
 use dqt_proto::dqt::identity::v1::identity_service_server::IdentityService;
-use dqt_proto::dqt::identity::v1::{
-    DescribeClientsRequest, DescribeClientsResponse, SignInTeacherRequest,
-};
+use dqt_proto::dqt::identity::v1::{DescribeClientsRequest, DescribeClientsResponse};
 use dqt_proto::dqt::notification::v1::{EmailTemplate, SendEmailRequest};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
@@ -78,6 +76,7 @@ impl IdentityApi {
             request_id: caller.request_id.clone(),
             on_behalf_of: None,
             session_id: None,
+            source: None,
         }
     }
 
@@ -191,13 +190,14 @@ impl IdentityService for IdentityApi {
     /// done whether or not the TRN exists.
     async fn sign_in_teacher(
         &self,
-        request: Request<SignInTeacherRequest>,
+        request: Request<pb::SignInTeacherRequest>,
     ) -> Result<Response<pb::SignInResponse>, Status> {
         let caller = Caller::of(&request)?;
         require_gateway(caller)?;
         let deadline = remaining_deadline(request.metadata());
-        let source = request.get_ref().source.clone();
-        let details = request.get_ref().details.clone().unwrap_or_default();
+        // The source the gateway saw, as its assertion names it; unknown counts per TRN only.
+        let source = caller.source.clone().unwrap_or_default();
+        let details = request.get_ref().clone();
         let trn = Trn::parse("trn", &details.trn).map_err(Error::from)?;
         let attempt = self.throttle.admit(trn, &source).await?;
         match attempt.gate {

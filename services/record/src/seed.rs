@@ -702,6 +702,7 @@ fn seed_caller() -> portal_common::Caller {
         request_id: portal_common::server::new_request_id(),
         on_behalf_of: None,
         session_id: None,
+        source: None,
     }
 }
 

@@ -1,8 +1,8 @@
-//! Teachers' own views of their records, kept for a moment: a teacher reading their record
-//! again and again (and the document service reading it for each certificate) costs eight
-//! queries each time otherwise. Every change made through this instance forgets the record at
-//! once; a change made through another instance is seen within the time to live. Employer
-//! checks and internal reads never use it.
+//! Records kept for a moment: a teacher reading their record again and again (and the document
+//! service reading it for each certificate), and employers checking the same teachers, cost
+//! eight queries each time otherwise. Every change made through this instance forgets the
+//! record at once; a change made through another instance is seen within the time to live.
+//! Internal reads never use it.
 //!
 //! A record is read from the database by one caller at a time: callers that miss it together
 //! (as everyone reading it does the moment it expires) wait for the first one's read instead
@@ -48,7 +48,8 @@ impl RecordCache {
         }
     }
 
-    fn get(&self, trn: Trn) -> Option<Arc<Teacher>> {
+    /// The record of `trn`, when it is kept.
+    pub fn get(&self, trn: Trn) -> Option<Arc<Teacher>> {
         lock(&self.entries)
             .get(&trn)
             .filter(|(stored, _)| stored.elapsed() < self.ttl)
@@ -84,8 +85,16 @@ impl RecordCache {
         Ok(teacher)
     }
 
+    /// Where the change count stands: what a read begun now passes to [`Self::keep`].
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
     /// Keeps a record read when the change count was `changes`, unless something changed since.
-    fn keep(&self, trn: Trn, teacher: Arc<Teacher>, changes: u64) {
+    pub fn keep(&self, trn: Trn, teacher: Arc<Teacher>, changes: u64) {
+        if self.ttl.is_zero() {
+            return;
+        }
         let mut entries = lock(&self.entries);
         if self.changes.load(Ordering::Acquire) != changes {
             return;

@@ -3,9 +3,10 @@
 //! is audited: matches under the teacher's TRN, misses by a keyed fingerprint only.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
-use portal_common::db::begin_write;
+use portal_common::db::write_turn;
 use portal_common::values::Trn;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -57,14 +58,59 @@ async fn with_previous_names(
 }
 
 /// Whether employers may see a record at all: in use and not merged away.
-fn checkable(row: &person::Model) -> bool {
-    row.status == PersonStatus::Active.as_str() && row.merged_into_trn.is_none()
+fn checkable(teacher: &Teacher) -> bool {
+    teacher.person.status == PersonStatus::Active && teacher.person.merged_into.is_none()
 }
 
+type Records = HashMap<Trn, Arc<Teacher>>;
+
 impl Store {
+    /// The records of `trns` that exist: from the cache where it holds them, the rest read
+    /// together (a fixed number of queries however many) and kept.
+    async fn records(&self, trns: &[Trn]) -> Result<Records, Error> {
+        let mut found = Records::with_capacity(trns.len());
+        let mut missing = Vec::new();
+        for trn in trns {
+            match self.cache.get(*trn) {
+                Some(teacher) => {
+                    found.insert(*trn, teacher);
+                }
+                None => missing.push(trn.to_string()),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let changes = self.cache.changes();
+        let rows = person::Entity::find()
+            .filter(person::Column::Trn.is_in(missing))
+            .all(&self.db)
+            .await?;
+        let read = assemble(
+            &self.db,
+            &self.catalogue,
+            with_previous_names(&self.db, rows).await?,
+        )
+        .await?;
+        for teacher in read {
+            let (trn, teacher) = (teacher.person.trn, Arc::new(teacher));
+            self.cache.keep(trn, teacher.clone(), changes);
+            found.insert(trn, teacher);
+        }
+        Ok(found)
+    }
+
+    /// Writes the audit events of employer checks: one INSERT, a transaction of its own.
+    async fn audit_checks(&self, events: Vec<audit_event::ActiveModel>) -> Result<(), Error> {
+        let _turn = write_turn(&self.writers).await?;
+        super::insert_all(&self.db, events).await
+    }
+
     /// Answers checks by TRN and date of birth: for each query, the teacher when both match a
     /// record in use (following one merge), else `None`. A wrong date of birth and an unknown
     /// TRN are the same miss. Each match is audited under `action`, each miss by fingerprint.
+    /// The records are read first (from the cache where it holds them), then every audit
+    /// event is written in one statement: a check costs one commit.
     #[tracing::instrument(name = "store", skip_all, fields(op = "check_teachers"))]
     pub async fn check_teachers(
         &self,
@@ -73,69 +119,35 @@ impl Store {
         fingerprint: impl Fn(&TrnQuery) -> String,
         audit: AuditEntry<'_>,
     ) -> Result<Vec<Option<Teacher>>, Error> {
-        let txn = begin_write(&self.db, &self.writers).await?;
-        let wanted: Vec<String> = queries.iter().map(|q| q.trn.to_string()).collect();
-        let mut found: HashMap<String, person::Model> = person::Entity::find()
-            .filter(person::Column::Trn.is_in(wanted))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|p| (p.trn.clone(), p))
-            .collect();
+        let mut wanted: Vec<Trn> = queries.iter().map(|q| q.trn).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut records = self.records(&wanted).await?;
         // A merged record answers for the one it was merged into.
-        let targets: Vec<String> = found
+        let targets: Vec<Trn> = records
             .values()
-            .filter_map(|p| p.merged_into_trn.clone())
-            .filter(|t| !found.contains_key(t))
+            .filter_map(|t| t.person.merged_into)
+            .filter(|target| !records.contains_key(target))
             .collect();
         if !targets.is_empty() {
-            for target in person::Entity::find()
-                .filter(person::Column::Trn.is_in(targets))
-                .all(&txn)
-                .await?
-            {
-                found.insert(target.trn.clone(), target);
-            }
+            records.extend(self.records(&targets).await?);
         }
-        let resolve = |trn: &str| -> Option<&person::Model> {
-            let first = found.get(trn)?;
-            match &first.merged_into_trn {
-                Some(target) => found.get(target),
+        let resolve = |trn: Trn| -> Option<&Arc<Teacher>> {
+            let first = records.get(&trn)?;
+            match first.person.merged_into {
+                Some(target) => records.get(&target),
                 None => Some(first),
             }
         };
-        let matched: Vec<Option<person::Model>> = queries
-            .iter()
-            .map(|q| {
-                resolve(&q.trn.to_string())
-                    .filter(|p| checkable(p) && p.date_of_birth == Some(q.date_of_birth))
-                    .cloned()
-            })
-            .collect();
-        let mut unique: Vec<person::Model> = Vec::new();
-        for row in matched.iter().flatten() {
-            if !unique.iter().any(|u| u.id == row.id) {
-                unique.push(row.clone());
-            }
-        }
-        let teachers = assemble(
-            &txn,
-            &self.catalogue,
-            with_previous_names(&txn, unique).await?,
-        )
-        .await?;
-        let by_id: HashMap<Trn, Teacher> =
-            teachers.into_iter().map(|t| (t.person.trn, t)).collect();
         let mut events = Vec::with_capacity(queries.len());
         let answers: Vec<Option<Teacher>> = queries
             .iter()
-            .zip(&matched)
-            .map(|(query, row)| {
-                let teacher = row
-                    .as_ref()
-                    .and_then(|r| Trn::parse("trn", &r.trn).ok())
-                    .and_then(|trn| by_id.get(&trn).cloned());
-                events.push(match &teacher {
+            .map(|query| {
+                let teacher = resolve(query.trn).filter(|t| {
+                    checkable(t)
+                        && t.person.date_of_birth.map(|d| d.date()) == Some(query.date_of_birth)
+                });
+                events.push(match teacher {
                     Some(t) => AuditEntry {
                         caller: audit.caller,
                         action,
@@ -143,11 +155,10 @@ impl Store {
                     .model(Some(t.person.trn)),
                     None => miss(&audit, fingerprint(query)),
                 });
-                teacher
+                teacher.map(|t| Teacher::clone(t))
             })
             .collect();
-        super::insert_all(&txn, events).await?;
-        txn.commit().await?;
+        self.audit_checks(events).await?;
         Ok(answers)
     }
 
@@ -161,15 +172,16 @@ impl Store {
         fingerprint: String,
         audit: AuditEntry<'_>,
     ) -> Result<Vec<Teacher>, Error> {
-        let txn = begin_write(&self.db, &self.writers).await?;
         let by_previous = previous_name::Entity::find()
             .select_only()
             .column(previous_name::Column::PersonId)
             .filter(previous_name::Column::LastNameKey.eq(surname_key))
             .into_tuple::<i64>()
-            .all(&txn)
+            .all(&self.db)
             .await?;
-        let rows: Vec<person::Model> = person::Entity::find()
+        let trns: Vec<String> = person::Entity::find()
+            .select_only()
+            .column(person::Column::Trn)
             .filter(person::Column::DateOfBirth.eq(date_of_birth))
             .filter(
                 Condition::any()
@@ -177,17 +189,20 @@ impl Store {
                     .add(person::Column::Id.is_in(by_previous)),
             )
             .order_by_asc(person::Column::Trn)
-            .all(&txn)
-            .await?
-            .into_iter()
-            .filter(checkable)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?;
+        let trns: Vec<Trn> = trns
+            .iter()
+            .filter_map(|trn| Trn::parse("trn", trn).ok())
             .collect();
-        let teachers = assemble(
-            &txn,
-            &self.catalogue,
-            with_previous_names(&txn, rows).await?,
-        )
-        .await?;
+        let records = self.records(&trns).await?;
+        let teachers: Vec<Teacher> = trns
+            .iter()
+            .filter_map(|trn| records.get(trn))
+            .filter(|t| checkable(t))
+            .map(|t| Teacher::clone(t))
+            .collect();
         let events: Vec<_> = if teachers.is_empty() {
             vec![miss(&audit, fingerprint)]
         } else {
@@ -202,8 +217,7 @@ impl Store {
                 })
                 .collect()
         };
-        super::insert_all(&txn, events).await?;
-        txn.commit().await?;
+        self.audit_checks(events).await?;
         Ok(teachers)
     }
 

@@ -688,6 +688,11 @@ mod tests {
 
     /// A store on a fresh SQLite file, and a count of the statements it runs.
     async fn counted_store() -> (Store, Arc<AtomicUsize>) {
+        counted_store_keeping(std::time::Duration::ZERO).await
+    }
+
+    /// [`counted_store`], keeping records read for `ttl`.
+    async fn counted_store_keeping(ttl: std::time::Duration) -> (Store, Arc<AtomicUsize>) {
         let path =
             std::env::temp_dir().join(format!("portal-store-{:016x}.db", rand::random::<u64>()));
         let mut db = sea_orm::Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
@@ -700,9 +705,7 @@ mod tests {
             counter.fetch_add(1, Ordering::SeqCst);
         });
         (
-            Store::new(db, 1..=9_999_999, std::time::Duration::ZERO)
-                .await
-                .unwrap(),
+            Store::new(db, 1..=9_999_999, ttl).await.unwrap(),
             statements,
         )
     }
@@ -713,6 +716,7 @@ mod tests {
             request_id: "test".into(),
             on_behalf_of: None,
             session_id: None,
+            source: None,
         }
     }
 
@@ -825,6 +829,52 @@ mod tests {
             assert!(answers.last().unwrap().is_none());
         }
         assert_eq!(counts[0], counts[1], "{counts:?}");
+    }
+
+    #[tokio::test]
+    async fn a_check_of_a_kept_record_costs_one_insert_and_a_change_is_seen_at_once() {
+        let (store, statements) = counted_store_keeping(std::time::Duration::from_secs(60)).await;
+        let record = demo_drafts()[0]
+            .parse(store.catalogue(), REFERENCE_DATE)
+            .unwrap();
+        let caller = caller();
+        let audit = || AuditEntry {
+            caller: &caller,
+            action: "test",
+        };
+        let trn = store
+            .insert_records(std::slice::from_ref(&record), audit())
+            .await
+            .unwrap()[0];
+        let queries = [TrnQuery {
+            trn,
+            date_of_birth: record.date_of_birth.unwrap().date(),
+        }];
+        let check = || store.check_teachers(&queries, "employer.check", |_| "f".into(), audit());
+        assert!(check().await.unwrap()[0].is_some());
+        let before = statements.load(Ordering::SeqCst);
+        let answer = check().await.unwrap().pop().unwrap().unwrap();
+        assert_eq!(
+            statements.load(Ordering::SeqCst) - before,
+            1,
+            "the audit row, nothing else"
+        );
+        assert!(answer.alerts.is_empty());
+        // A change through this store is seen by the next check.
+        let alert = crate::domain::NewAlert::parse(
+            "alert",
+            &dqt_proto::dqt::portal::v1::Alert {
+                code: "T1".into(),
+                start_date: "2020-01-01".into(),
+                ..Default::default()
+            },
+            store.catalogue(),
+            REFERENCE_DATE,
+        )
+        .unwrap();
+        store.add_alert(trn, &alert, audit()).await.unwrap();
+        let after = check().await.unwrap().pop().unwrap().unwrap();
+        assert_eq!(after.alerts.len(), 1);
     }
 
     #[tokio::test]

@@ -1,0 +1,318 @@
+//! Forwarding: a public call's gRPC frames passed on, unread, to the internal method of the
+//! same name. The gateway rewrites the path and sends its own headers (the principal
+//! assertion, what remains of the deadline, the request id, the trace context); the bearer
+//! token never leaves it. The answer, trailers and rich error details included, comes back as
+//! the service wrote it. A read is repeated after UNAVAILABLE within the deadline; an employer
+//! check is counted against the client's limits before it is passed on, and given back when
+//! the service finds its input bad.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body::Body as HttpBody;
+use http_body_util::{BodyExt as _, Full};
+use portal_common::principal::{
+    ASSERTION_HEADER, ON_BEHALF_OF_HEADER, REQUEST_ID_HEADER, deadline_from, grpc_timeout,
+};
+use portal_common::upstream;
+use portal_common::{Caller, Principal, Signer};
+use tonic::body::Body;
+use tonic::codegen::{Bytes, StdError};
+use tonic::server::NamedService;
+use tonic::{Code, Status};
+use tower::Service;
+
+use crate::Upstreams;
+use crate::auth::Session;
+use crate::limits::CheckLimits;
+use crate::routes::{Access, Found, Route};
+use crate::source::TrustedProxies;
+
+/// How the gateway names itself when it calls for no session.
+pub const GATEWAY: &str = "gateway";
+
+/// The request headers passed on as they came: the message's encoding, and what the caller
+/// accepts back.
+const PASSED_ON: [&str; 3] = ["content-type", "grpc-encoding", "grpc-accept-encoding"];
+
+/// The caller of a public call, as the gateway asserts it to a service: the session's
+/// principal (the gateway itself for a call anyone may make), the request id, the employer
+/// user it is made for, the session, and where it came from.
+pub fn caller<'a>(
+    access: Access,
+    session: Option<&Session>,
+    source: Option<String>,
+    header: impl Fn(&str) -> Option<&'a str>,
+) -> Caller {
+    let own = |name: &str| {
+        header(name)
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .map(str::to_owned)
+    };
+    let session = session.filter(|_| access != Access::Anyone);
+    Caller {
+        principal: session.map_or_else(
+            || Principal::Service(GATEWAY.to_owned()),
+            |s| s.principal.clone(),
+        ),
+        request_id: own(REQUEST_ID_HEADER).unwrap_or_default(),
+        on_behalf_of: own(ON_BEHALF_OF_HEADER),
+        session_id: session.map(|s| s.id.clone()),
+        source,
+    }
+}
+
+/// The TCP peer of a call, through TLS or not.
+fn peer(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|info| info.get_ref().remote_addr())
+        })
+}
+
+/// The message of a unary call, read whole but never decoded: a frame larger than `limit` is
+/// refused from its header, before its bytes are read.
+async fn read_message<B>(body: B, limit: usize) -> Result<Bytes, Status>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<StdError>,
+{
+    let too_large = || {
+        Status::out_of_range(format!(
+            "the request is larger than the {limit} bytes this API accepts"
+        ))
+    };
+    let mut body = std::pin::pin!(body);
+    let mut message = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Status::cancelled("the request was not received whole"))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        message.extend_from_slice(&data);
+        if message.len() >= 5 {
+            let declared = u32::from_be_bytes([message[1], message[2], message[3], message[4]]);
+            if usize::try_from(declared).map_or(true, |n| n > limit) {
+                return Err(too_large());
+            }
+        }
+        if message.len() > limit + 5 {
+            return Err(too_large());
+        }
+    }
+    Ok(Bytes::from(message))
+}
+
+/// The status of an answer that failed at once (gRPC's trailers-only form).
+fn failed_at_once(response: &Response<Body>) -> Option<Status> {
+    Status::from_header_map(response.headers()).filter(|status| status.code() != Code::Ok)
+}
+
+/// Passes public calls on to the services.
+#[derive(Clone)]
+pub struct Forwarder {
+    signer: Signer,
+    trusted_proxies: TrustedProxies,
+    check_limits: CheckLimits,
+    upstreams: std::sync::Arc<Upstreams>,
+}
+
+impl Forwarder {
+    pub fn new(
+        signer: Signer,
+        trusted_proxies: TrustedProxies,
+        check_limits: CheckLimits,
+        upstreams: std::sync::Arc<Upstreams>,
+    ) -> Self {
+        Self {
+            signer,
+            trusted_proxies,
+            check_limits,
+            upstreams,
+        }
+    }
+
+    /// Forwards the call `found` routes, answering any refusal as a gRPC status.
+    pub async fn forward<B>(&self, found: &'static Found, request: Request<B>) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<StdError>,
+    {
+        match self.try_forward(found, request).await {
+            Ok(response) => response,
+            Err(status) => status.into_http(),
+        }
+    }
+
+    async fn try_forward<B>(
+        &self,
+        found: &'static Found,
+        request: Request<B>,
+    ) -> Result<Response<Body>, Status>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<StdError>,
+    {
+        let route: &Route = found.route;
+        let (Some(path), crate::routes::Target::Forward(upstream)) =
+            (found.upstream_path.clone(), route.target)
+        else {
+            return Err(Status::unimplemented("no such method"));
+        };
+        let (parts, body) = request.into_parts();
+        let session = parts.extensions.get::<Session>();
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let source = (route.access == Access::Anyone).then(|| {
+            self.trusted_proxies
+                .source(peer(&parts.extensions), &parts.headers)
+        });
+        let caller = caller(route.access, session, source, header);
+        let deadline = deadline_from(header("grpc-timeout"));
+        // Bad input counts nothing: the size first, then the limits.
+        let message = read_message(body, route.api.max_request()).await?;
+        if route.cost > 0 {
+            self.check_limits
+                .take(&client_id(&caller)?, route.cost)
+                .await?;
+        }
+        let channel = self.upstreams.channel(upstream);
+        let attempt = |left: std::time::Duration| {
+            let mut forwarded = Request::new(Body::new(Full::new(message.clone())));
+            *forwarded.method_mut() = http::Method::POST;
+            *forwarded.uri_mut() = http::Uri::from(path.clone());
+            *forwarded.version_mut() = http::Version::HTTP_2;
+            let headers = forwarded.headers_mut();
+            self.headers(&parts.headers, headers, &caller, left);
+            let mut channel = channel.clone();
+            async move {
+                std::future::poll_fn(|cx| channel.poll_ready(cx))
+                    .await
+                    .map_err(|_| Status::unavailable("a service is unavailable"))?;
+                let response = channel
+                    .call(forwarded)
+                    .await
+                    .map_err(|_| Status::unavailable("a service is unavailable"))?;
+                // Only UNAVAILABLE is worth repeating: any other answer is the answer.
+                match failed_at_once(&response) {
+                    Some(status) if status.code() == Code::Unavailable => Err(status),
+                    _ => Ok(response),
+                }
+            }
+        };
+        let answer = if route.read {
+            upstream::read(deadline, attempt).await
+        } else {
+            attempt(deadline).await
+        };
+        let response = match answer {
+            Ok(response) => response,
+            Err(status) => status.into_http(),
+        };
+        if route.cost > 0
+            && failed_at_once(&response).is_some_and(|s| s.code() == Code::InvalidArgument)
+        {
+            self.check_limits
+                .give_back(&client_id(&caller)?, route.cost)
+                .await?;
+        }
+        Ok(response)
+    }
+
+    /// The headers of a forwarded call: the gateway's own, and the few it passes on.
+    fn headers(
+        &self,
+        incoming: &HeaderMap,
+        headers: &mut HeaderMap,
+        caller: &Caller,
+        left: std::time::Duration,
+    ) {
+        for name in PASSED_ON {
+            if let Some(value) = incoming.get(name) {
+                headers.insert(name, value.clone());
+            }
+        }
+        headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
+        let assertion = self.signer.mint(caller, std::time::SystemTime::now());
+        if let Ok(value) = HeaderValue::from_bytes(assertion.as_encoded_bytes()) {
+            headers.insert(ASSERTION_HEADER, value);
+        }
+        if let Ok(timeout) = HeaderValue::try_from(grpc_timeout(left)) {
+            headers.insert("grpc-timeout", timeout);
+        }
+        if let Ok(id) = HeaderValue::try_from(caller.request_id.as_str()) {
+            headers.insert(REQUEST_ID_HEADER, id);
+        }
+    }
+}
+
+/// The client id of an employer session (the route table let only clients through).
+pub fn client_id(caller: &Caller) -> Result<String, Status> {
+    match &caller.principal {
+        Principal::Client { client_id, .. } => Ok(client_id.clone()),
+        _ => Err(Status::permission_denied("clients only")),
+    }
+}
+
+/// One public service: its forwarded RPCs to the [`Forwarder`], the rest to its typed
+/// handlers.
+#[derive(Clone)]
+pub struct Dispatch<S> {
+    typed: S,
+    forwarder: Forwarder,
+}
+
+impl<S> Dispatch<S> {
+    pub fn new(typed: S, forwarder: Forwarder) -> Self {
+        Self { typed, forwarder }
+    }
+}
+
+impl<S: NamedService> NamedService for Dispatch<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<Request<B>> for Dispatch<S>
+where
+    S: Service<Request<B>, Response = Response<Body>, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<StdError>,
+{
+    type Response = Response<Body>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.typed.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let forwarded = request
+            .extensions()
+            .get::<&'static Found>()
+            .copied()
+            .filter(|found| found.upstream_path.is_some());
+        match forwarded {
+            Some(found) => {
+                let forwarder = self.forwarder.clone();
+                Box::pin(async move { Ok(forwarder.forward(found, request).await) })
+            }
+            None => {
+                // Take the service that was polled ready, leaving a fresh clone in its place.
+                let clone = self.typed.clone();
+                let mut typed = std::mem::replace(&mut self.typed, clone);
+                Box::pin(async move { typed.call(request).await })
+            }
+        }
+    }
+}
