@@ -8,12 +8,12 @@ use portal_common::Component;
 
 mod support;
 
-#[test]
-fn every_scenario_runs_and_reports_its_json() {
+/// `portal bench <scenario>` on embedded stores: what it printed.
+fn bench(scenario: &str) -> String {
     let data_dir =
         std::env::temp_dir().join(format!("portal-bench-test-{:016x}", rand::random::<u64>()));
     let out = Command::new(env!("CARGO_BIN_EXE_portal"))
-        .args(["bench", "all", "--json", "--concurrency", "2"])
+        .args(["bench", scenario, "--json", "--concurrency", "2"])
         .args(["--duration", "0.3", "--warmup", "0.1", "--teachers", "3"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -27,28 +27,16 @@ fn every_scenario_runs_and_reports_its_json() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let scenarios: Vec<&str> = stdout
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The scenarios reported, each checked for the documented keys and no failed call.
+fn scenarios(stdout: &str) -> Vec<&str> {
+    let lines: Vec<&str> = stdout
         .lines()
         .filter(|l| l.starts_with("{\"scenario\""))
         .collect();
-    let names: Vec<&str> = scenarios
-        .iter()
-        .map(|l| l.split('"').nth(3).unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "health",
-            "record-direct",
-            "my-record",
-            "sign-in",
-            "certificate",
-            "employer-check",
-            "bulk-check"
-        ]
-    );
-    for line in scenarios {
+    for line in &lines {
         for key in [
             "\"requests\":",
             "\"rps\":",
@@ -66,7 +54,27 @@ fn every_scenario_runs_and_reports_its_json() {
         );
         assert!(!line.contains("\"requests\":0,"), "{line}");
     }
+    lines.iter().map(|l| l.split('"').nth(3).unwrap()).collect()
+}
+
+#[test]
+fn every_scenario_runs_and_reports_its_json() {
+    let stdout = bench("all");
+    assert_eq!(
+        scenarios(&stdout),
+        [
+            "health",
+            "record-direct",
+            "my-record",
+            "sign-in",
+            "certificate",
+            "employer-check",
+            "bulk-check"
+        ],
+        "pg-commit only on PostgreSQL"
+    );
     assert!(stdout.contains("{\"process\":\"portal up\""));
+    assert_eq!(scenarios(&bench("evidence")), ["evidence"]);
 }
 
 /// On PostgreSQL and Redis it reports their CPU and memory beside its own and the portal's.
@@ -82,7 +90,7 @@ async fn on_postgres_and_redis_it_reports_their_usage_too() {
     };
     let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
     command
-        .args(["bench", "my-record", "--json", "--concurrency", "2"])
+        .args(["bench", "all", "--json", "--concurrency", "2"])
         .args(["--duration", "0.3", "--warmup", "0.1", "--teachers", "2"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -102,6 +110,10 @@ async fn on_postgres_and_redis_it_reports_their_usage_too() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        scenarios(&stdout).contains(&"pg-commit"),
+        "PostgreSQL's own commits measured beside the portal's"
+    );
     for process in ["portal up", "bench", "redis", "postgres"] {
         let line = stdout
             .lines()

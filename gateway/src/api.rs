@@ -12,32 +12,26 @@ use dqt_proto::dqt::portal::v1::teacher_portal_server::TeacherPortal;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use portal_common::principal::remaining_deadline;
 use portal_common::upstream::{self, Upstream};
-use portal_common::{Caller, FieldViolation, Principal, Signer};
+use portal_common::{Caller, Principal, Signer};
 use tonic::{Request, Response, Status};
 
 use crate::Upstreams;
 use crate::auth::Session;
 use crate::forward::{self, GATEWAY};
-use crate::limits::CheckLimits;
 use crate::routes::{Access, Found};
-
-/// The most queries one CheckTeachers call may hold.
-const MAX_BULK: usize = 500;
 
 /// The typed handlers, with the connections they call.
 #[derive(Clone)]
 pub struct Gateway {
     signer: Signer,
-    check_limits: CheckLimits,
     identity: IdentityServiceClient<Upstream>,
     record: RecordServiceClient<Upstream>,
 }
 
 impl Gateway {
-    pub fn new(signer: Signer, check_limits: CheckLimits, upstreams: &Upstreams) -> Self {
+    pub fn new(signer: Signer, upstreams: &Upstreams) -> Self {
         Self {
             signer,
-            check_limits,
             identity: IdentityServiceClient::new(upstreams.identity.clone()),
             record: RecordServiceClient::new(upstreams.record.clone()),
         }
@@ -120,35 +114,5 @@ impl TeacherPortal for Gateway {
     }
 }
 
-#[tonic::async_trait]
-impl EmployerAccess for Gateway {
-    /// Counts one check per query against the client's limits: the count is known only once
-    /// the message is read, and a call with too many queries is refused before it counts.
-    async fn check_teachers(
-        &self,
-        request: Request<pb::CheckTeachersRequest>,
-    ) -> Reply<pb::CheckTeachersResponse> {
-        let caller = Self::caller(&request);
-        let queries = request.get_ref().queries.len();
-        if queries == 0 || queries > MAX_BULK {
-            return Err(FieldViolation::new(
-                "queries",
-                format!("must hold 1 to {MAX_BULK} queries"),
-            )
-            .into());
-        }
-        let client = forward::client_id(&caller)?;
-        let cost = u32::try_from(queries).unwrap_or(u32::MAX);
-        self.check_limits.take(&client, cost).await?;
-        let deadline = remaining_deadline(request.metadata());
-        let forwarded = self.signer.request(request.into_inner(), &caller, deadline);
-        let answer = self.record.clone().check_teachers(forwarded).await;
-        if answer
-            .as_ref()
-            .is_err_and(|status| status.code() == tonic::Code::InvalidArgument)
-        {
-            self.check_limits.give_back(&client, cost).await?;
-        }
-        Ok(Response::new(answer?.into_inner()))
-    }
-}
+// Every EmployerAccess RPC is forwarded, its cost counted from its frame.
+impl EmployerAccess for Gateway {}

@@ -27,7 +27,7 @@ use tower::Service;
 use crate::Upstreams;
 use crate::auth::Session;
 use crate::limits::CheckLimits;
-use crate::routes::{Access, Found, Route};
+use crate::routes::{Access, Cost, Found, MAX_BULK_CHECKS, Route};
 use crate::source::TrustedProxies;
 
 /// How the gateway names itself when it calls for no session.
@@ -110,6 +110,44 @@ where
     Ok(Bytes::from(message))
 }
 
+/// How many entries of the repeated field 1 the message in a frame holds, read from the
+/// protobuf wire format without decoding the message; `None` when it cannot be read that way
+/// (compressed, or malformed: the service then refuses it).
+fn entries_of_field_1(frame: &[u8]) -> Option<usize> {
+    use prost::encoding::{DecodeContext, WireType, decode_key, skip_field};
+    let (&compressed, rest) = frame.split_first()?;
+    let mut message = rest.get(4..).filter(|_| compressed == 0)?;
+    let mut entries = 0;
+    while !message.is_empty() {
+        let (tag, wire) = decode_key(&mut message).ok()?;
+        if tag == 1 && wire == WireType::LengthDelimited {
+            entries += 1;
+        }
+        skip_field(wire, tag, &mut message, DecodeContext::default()).ok()?;
+    }
+    Some(entries)
+}
+
+/// What a call costs against its client's limits; a bulk check outside its bounds is refused
+/// here, before anything is counted.
+fn checks_in(cost: Cost, message: &[u8]) -> Result<u32, Status> {
+    Ok(match cost {
+        Cost::Free => 0,
+        Cost::One => 1,
+        Cost::PerEntry => match entries_of_field_1(message) {
+            Some(n) if (1..=MAX_BULK_CHECKS).contains(&n) => u32::try_from(n).unwrap_or(u32::MAX),
+            Some(_) => {
+                return Err(portal_common::FieldViolation::new(
+                    "queries",
+                    format!("must hold 1 to {MAX_BULK_CHECKS} queries"),
+                )
+                .into());
+            }
+            None => 1,
+        },
+    })
+}
+
 /// The status of an answer that failed at once (gRPC's trailers-only form).
 fn failed_at_once(response: &Response<Body>) -> Option<Status> {
     Status::from_header_map(response.headers()).filter(|status| status.code() != Code::Ok)
@@ -175,12 +213,11 @@ impl Forwarder {
         });
         let caller = caller(route.access, session, source, header);
         let deadline = deadline_from(header("grpc-timeout"));
-        // Bad input counts nothing: the size first, then the limits.
+        // Bad input counts nothing: the size and the number of queries first, then the limits.
         let message = read_message(body, route.api.max_request()).await?;
-        if route.cost > 0 {
-            self.check_limits
-                .take(&client_id(&caller)?, route.cost)
-                .await?;
+        let checks = checks_in(route.cost, &message)?;
+        if checks > 0 {
+            self.check_limits.take(&client_id(&caller)?, checks).await?;
         }
         let channel = self.upstreams.channel(upstream);
         let attempt = |left: std::time::Duration| {
@@ -215,11 +252,11 @@ impl Forwarder {
             Ok(response) => response,
             Err(status) => status.into_http(),
         };
-        if route.cost > 0
+        if checks > 0
             && failed_at_once(&response).is_some_and(|s| s.code() == Code::InvalidArgument)
         {
             self.check_limits
-                .give_back(&client_id(&caller)?, route.cost)
+                .give_back(&client_id(&caller)?, checks)
                 .await?;
         }
         Ok(response)
@@ -253,7 +290,7 @@ impl Forwarder {
 }
 
 /// The client id of an employer session (the route table let only clients through).
-pub fn client_id(caller: &Caller) -> Result<String, Status> {
+fn client_id(caller: &Caller) -> Result<String, Status> {
     match &caller.principal {
         Principal::Client { client_id, .. } => Ok(client_id.clone()),
         _ => Err(Status::permission_denied("clients only")),
@@ -314,5 +351,47 @@ where
                 Box::pin(async move { typed.call(request).await })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dqt_proto::dqt::portal::v1 as pb;
+
+    fn frame(message: &impl prost::Message) -> Vec<u8> {
+        let bytes = message.encode_to_vec();
+        let mut frame = vec![0];
+        frame.extend_from_slice(&u32::try_from(bytes.len()).unwrap().to_be_bytes());
+        frame.extend_from_slice(&bytes);
+        frame
+    }
+
+    fn bulk(n: usize) -> Vec<u8> {
+        frame(&pb::CheckTeachersRequest {
+            queries: (0..n)
+                .map(|i| pb::TeacherQuery {
+                    trn: format!("{:07}", 1_000_000 + i),
+                    date_of_birth: "1980-01-01".into(),
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn a_bulk_check_is_counted_from_its_frame_and_refused_past_its_bound() {
+        assert_eq!(checks_in(Cost::PerEntry, &bulk(1)).unwrap(), 1);
+        assert_eq!(checks_in(Cost::PerEntry, &bulk(500)).unwrap(), 500);
+        for n in [0, 501] {
+            let refused = checks_in(Cost::PerEntry, &bulk(n)).unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{n}");
+        }
+        // What cannot be read is the service's to refuse; it counts one meanwhile.
+        assert_eq!(
+            checks_in(Cost::PerEntry, &[0, 0, 0, 0, 2, 0xff, 0xff]).unwrap(),
+            1
+        );
+        assert_eq!(checks_in(Cost::One, &bulk(3)).unwrap(), 1);
+        assert_eq!(checks_in(Cost::Free, &bulk(3)).unwrap(), 0);
     }
 }

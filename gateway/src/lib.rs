@@ -56,7 +56,7 @@ pub fn served(
     verification: VerificationMode,
     upstreams: Upstreams,
 ) -> Served {
-    let gateway = api::Gateway::new(signer.clone(), check_limits.clone(), &upstreams);
+    let gateway = api::Gateway::new(signer.clone(), &upstreams);
     let forwarder =
         forward::Forwarder::new(signer, trusted_proxies, check_limits, Arc::new(upstreams));
     let auth = auth::AuthorizeLayer::new(sessions, verification);

@@ -93,6 +93,21 @@ pub enum Target {
     Handler,
 }
 
+/// What a call counts against an employer client's check limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// Nothing.
+    Free,
+    /// One check.
+    One,
+    /// One check per entry of the request's repeated field 1 (CheckTeachers' queries), at most
+    /// [`MAX_BULK_CHECKS`]; counted from the frame's wire format, without decoding it.
+    PerEntry,
+}
+
+/// The most queries one CheckTeachers call may hold.
+pub use portal_common::values::MAX_BULK_CHECKS;
+
 /// One public RPC.
 #[derive(Debug)]
 pub struct Route {
@@ -103,9 +118,8 @@ pub struct Route {
     /// A read: safe to repeat after UNAVAILABLE (a write might have been applied before its
     /// answer was lost).
     pub read: bool,
-    /// Employer checks the call counts against the client's limits (0: none). CheckTeachers
-    /// counts one per query, in its handler, once it knows how many.
-    pub cost: u32,
+    /// What the call counts against the client's check limits, before it is passed on.
+    pub cost: Cost,
 }
 
 use Access::{Anyone, Role, Session, Teacher};
@@ -121,7 +135,7 @@ const fn route(api: Api, method: &'static str, access: Access, target: Target) -
         access,
         target,
         read: false,
-        cost: 0,
+        cost: Cost::Free,
     }
 }
 
@@ -132,9 +146,9 @@ const fn read(api: Api, method: &'static str, access: Access, target: Target) ->
     }
 }
 
-const fn check(method: &'static str) -> Route {
+const fn check(method: &'static str, cost: Cost) -> Route {
     Route {
-        cost: 1,
+        cost,
         ..route(EmployerAccess, method, Role(EMPLOYER_ROLE), Forward(Record))
     }
 }
@@ -238,14 +252,9 @@ pub const ROUTES: &[Route] = &[
         Teacher(Verified),
         Handler,
     ),
-    check("CheckTeacher"),
-    check("FindTeachers"),
-    route(
-        EmployerAccess,
-        "CheckTeachers",
-        Role(EMPLOYER_ROLE),
-        Handler,
-    ),
+    check("CheckTeacher", Cost::One),
+    check("FindTeachers", Cost::One),
+    check("CheckTeachers", Cost::PerEntry),
     read(
         EmployerAccess,
         "VerifyDocument",
@@ -540,7 +549,7 @@ mod tests {
             found.upstream_path.as_ref().unwrap().as_str(),
             "/dqt.record.v1.RecordService/GetMyRecord"
         );
-        let typed = rpc("/dqt.portal.v1.EmployerAccess/CheckTeachers");
+        let typed = rpc("/dqt.portal.v1.TeacherPortal/ListMyRecordChecks");
         assert!(typed.upstream_path.is_none());
         assert!(matches!(
             find("/grpc.health.v1.Health/Check"),

@@ -7,6 +7,9 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::error::FieldViolation;
 
+/// The most queries one bulk check by TRN and date of birth may hold.
+pub const MAX_BULK_CHECKS: usize = 500;
+
 /// Teacher reference number: exactly 7 digits, never `0000000`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Trn(u32);

@@ -10,7 +10,9 @@ use dqt_proto::dqt::record::v1::{
 };
 use portal_common::notification::Notifier;
 use portal_common::principal::{EMPLOYER_ROLE, Principal, remaining_deadline};
-use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn, parse_date};
+use portal_common::values::{
+    DateOfBirth, MAX_BULK_CHECKS, NamePart, Nino, PersonName, Trn, parse_date,
+};
 use portal_common::{
     Assurance, Caller, FieldViolation, Signer, VerificationMode, Violations, codes, update,
 };
@@ -123,8 +125,6 @@ impl RecordApi {
     }
 }
 
-/// The most queries one CheckTeachers call may hold.
-const MAX_BULK: usize = 500;
 /// The one answer to a check that matches nobody, whatever did not match.
 const NO_MATCH: &str = "teacher matching these details";
 
@@ -751,10 +751,10 @@ impl RecordService for RecordApi {
     ) -> Reply<pb::CheckTeachersResponse> {
         let caller = client_with(&request, EMPLOYER_ROLE)?;
         let input = &request.get_ref().queries;
-        if input.is_empty() || input.len() > MAX_BULK {
+        if input.is_empty() || input.len() > MAX_BULK_CHECKS {
             return Err(Error::from(FieldViolation::new(
                 "queries",
-                format!("must hold 1 to {MAX_BULK} queries"),
+                format!("must hold 1 to {MAX_BULK_CHECKS} queries"),
             ))
             .into());
         }

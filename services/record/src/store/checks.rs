@@ -100,10 +100,58 @@ impl Store {
         Ok(found)
     }
 
-    /// Writes the audit events of employer checks: one INSERT, a transaction of its own.
-    async fn audit_checks(&self, events: Vec<audit_event::ActiveModel>) -> Result<(), Error> {
+    /// Writes the audit events of one call's employer checks: one INSERT, a transaction of its
+    /// own. On PostgreSQL the rows travel as three arrays (action, TRN, fingerprint) beside what
+    /// they share, so that 500 of them cost one short statement rather than 3,500 parameters.
+    async fn audit_checks(
+        &self,
+        audit: &AuditEntry<'_>,
+        events: Vec<CheckEvent>,
+    ) -> Result<(), Error> {
+        use sea_orm::{ConnectionTrait as _, DbBackend, Statement, Value};
         let _turn = write_turn(&self.writers).await?;
-        super::insert_all(&self.db, events).await
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            let rows = events
+                .into_iter()
+                .map(|event| {
+                    let mut row = AuditEntry {
+                        caller: audit.caller,
+                        action: event.action,
+                    }
+                    .model(event.trn);
+                    row.query_fingerprint = Set(event.fingerprint);
+                    row
+                })
+                .collect();
+            return super::insert_all(&self.db, rows).await;
+        }
+        let caller = audit.caller;
+        // Text arrays, an empty element standing for NULL (the driver binds no NULL elements).
+        let column = |values: Vec<String>| Value::from(values);
+        let (mut actions, mut trns, mut fingerprints) = (Vec::new(), Vec::new(), Vec::new());
+        for event in events {
+            actions.push(event.action.to_owned());
+            trns.push(event.trn.map(|t| t.to_string()).unwrap_or_default());
+            fingerprints.push(event.fingerprint.unwrap_or_default());
+        }
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO audit_events \
+             (time, actor, action, trn, request_id, on_behalf_of, query_fingerprint) \
+             SELECT $1, $2, u.action, NULLIF(u.trn, ''), $3, $4, NULLIF(u.fingerprint, '') \
+             FROM unnest($5::varchar[], $6::varchar[], $7::varchar[]) AS u(action, trn, fingerprint)",
+            [
+                Value::from(chrono::Utc::now()),
+                Value::from(caller.actor().to_owned()),
+                Value::from(caller.request_id.clone()),
+                Value::from(caller.on_behalf_of.clone()),
+                column(actions),
+                column(trns),
+                column(fingerprints),
+            ],
+        );
+        self.db.execute_raw(statement).await?;
+        Ok(())
     }
 
     /// Answers checks by TRN and date of birth: for each query, the teacher when both match a
@@ -148,17 +196,13 @@ impl Store {
                         && t.person.date_of_birth.map(|d| d.date()) == Some(query.date_of_birth)
                 });
                 events.push(match teacher {
-                    Some(t) => AuditEntry {
-                        caller: audit.caller,
-                        action,
-                    }
-                    .model(Some(t.person.trn)),
-                    None => miss(&audit, fingerprint(query)),
+                    Some(t) => CheckEvent::matched(action, t.person.trn),
+                    None => CheckEvent::miss(fingerprint(query)),
                 });
                 teacher.map(|t| Teacher::clone(t))
             })
             .collect();
-        self.audit_checks(events).await?;
+        self.audit_checks(&audit, events).await?;
         Ok(answers)
     }
 
@@ -204,20 +248,14 @@ impl Store {
             .map(|t| Teacher::clone(t))
             .collect();
         let events: Vec<_> = if teachers.is_empty() {
-            vec![miss(&audit, fingerprint)]
+            vec![CheckEvent::miss(fingerprint)]
         } else {
             teachers
                 .iter()
-                .map(|t| {
-                    AuditEntry {
-                        caller: audit.caller,
-                        action: "employer.find",
-                    }
-                    .model(Some(t.person.trn))
-                })
+                .map(|t| CheckEvent::matched("employer.find", t.person.trn))
                 .collect()
         };
-        self.audit_checks(events).await?;
+        self.audit_checks(&audit, events).await?;
         Ok(teachers)
     }
 
@@ -234,13 +272,28 @@ impl Store {
     }
 }
 
-/// The audit event of a check that matched nobody: what was asked, only as a fingerprint.
-fn miss(audit: &AuditEntry<'_>, fingerprint: String) -> audit_event::ActiveModel {
-    let mut event = AuditEntry {
-        caller: audit.caller,
-        action: MISS,
+/// The audit event of one check: under the teacher's TRN when it matched, else only a keyed
+/// fingerprint of what was asked.
+struct CheckEvent {
+    action: &'static str,
+    trn: Option<Trn>,
+    fingerprint: Option<String>,
+}
+
+impl CheckEvent {
+    fn matched(action: &'static str, trn: Trn) -> Self {
+        Self {
+            action,
+            trn: Some(trn),
+            fingerprint: None,
+        }
     }
-    .model(None);
-    event.query_fingerprint = Set(Some(fingerprint));
-    event
+
+    fn miss(fingerprint: String) -> Self {
+        Self {
+            action: MISS,
+            trn: None,
+            fingerprint: Some(fingerprint),
+        }
+    }
 }
