@@ -91,17 +91,23 @@ where
     };
     let mut body = std::pin::pin!(body);
     let mut message = Vec::new();
+    let mut sized = false;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| Status::cancelled("the request was not received whole"))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
         message.extend_from_slice(&data);
-        if message.len() >= 5 {
+        if !sized && message.len() >= 5 {
             let declared = u32::from_be_bytes([message[1], message[2], message[3], message[4]]);
-            if usize::try_from(declared).map_or(true, |n| n > limit) {
+            let declared = usize::try_from(declared).unwrap_or(usize::MAX);
+            if declared > limit {
                 return Err(too_large());
             }
+            // Room for the whole frame at once: one copy of the message, never a second
+            // while the buffer grows.
+            message.reserve_exact((declared + 5).saturating_sub(message.len()));
+            sized = true;
         }
         if message.len() > limit + 5 {
             return Err(too_large());
@@ -211,7 +217,12 @@ impl Forwarder {
             self.trusted_proxies
                 .source(peer(&parts.extensions), &parts.headers)
         });
-        let caller = caller(route.access, session, source, header);
+        let mut caller = caller(route.access, session, source, header);
+        // Only identity acts on the session itself (sign-out, step-up); every other service is
+        // spared its id in each call's assertion.
+        if route.api != crate::routes::Api::Authentication {
+            caller.session_id = None;
+        }
         let deadline = deadline_from(header("grpc-timeout"));
         // Bad input counts nothing: the size and the number of queries first, then the limits.
         let message = read_message(body, route.api.max_request()).await?;
