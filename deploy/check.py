@@ -11,6 +11,7 @@ only by the components that call it; and docs/operations.md must describe every 
 Usage: deploy/check.py PATH/TO/portal
 """
 
+import json
 import pathlib
 import re
 import subprocess
@@ -19,24 +20,26 @@ import sys
 import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
-PORTS = {
-    "gateway": 50051,
-    "identity": 50052,
-    "record": 50053,
-    "employment": 50054,
-    "document": 50055,
-    "notification": 50056,
-}
-# Who calls whom (docs/operations.md): the network policies allow exactly these.
-CALLERS = {
-    "gateway": {"anywhere"},
-    "identity": {"gateway"},
-    "record": {"gateway", "identity", "document"},
-    "employment": {"gateway"},
-    "document": {"gateway"},
-    "notification": {"identity", "record"},
-}
 failures = []
+
+
+def components(portal):
+    """The portal's own list of its components (`portal components --json`): each one's name,
+    default address, what it calls and whether it serves the public."""
+    listing = subprocess.run([portal, "components", "--json"], check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in listing.splitlines() if line.strip()]
+
+
+def ports_and_callers(listed):
+    """Each component's port, and who may reach it: the components that call it, and anyone
+    for a public one. The network policies must allow exactly these."""
+    ports = {c["name"]: int(c["addr"].rsplit(":", 1)[1]) for c in listed}
+    callers = {c["name"]: {"anywhere"} if c["public"] else set() for c in listed}
+    for component in listed:
+        for called in component["calls"]:
+            callers[called].add(component["name"])
+    return ports, callers
+
 
 
 def fail(message):
@@ -48,10 +51,10 @@ def known_variables(portal):
     return set(re.findall(r"env: (PORTAL_[A-Z_]+)", help_text))
 
 
-def check_compose(known):
+def check_compose(known, ports):
     compose = yaml.safe_load((HERE / "compose.yaml").read_text())
     services = compose["services"]
-    for name, port in PORTS.items():
+    for name, port in ports.items():
         service = services.get(name)
         if service is None:
             fail(f"compose: no {name} service")
@@ -82,7 +85,7 @@ def documents():
                 yield path.name, document
 
 
-def check_kubernetes(known):
+def check_kubernetes(known, ports, callers):
     paths = [str(p) for p in sorted((HERE / "k8s").glob("*.yaml")) if p.name != "kustomization.yaml"]
     validated = subprocess.run(["kubernetes-validate", "--strict", "--quiet", *paths])
     if validated.returncode != 0:
@@ -109,7 +112,7 @@ def check_kubernetes(known):
         if variable.startswith("PORTAL_") and variable not in known:
             fail(f"k8s: the ConfigMap sets {variable}, which portal does not read")
 
-    for name, port in PORTS.items():
+    for name, port in ports.items():
         if config.get(f"PORTAL_{name.upper()}_ADDR") != f"{name}:{port}":
             fail(f"k8s: the ConfigMap does not reach {name} at {name}:{port}")
         for kind in ("Deployment", "Service", "PodDisruptionBudget"):
@@ -121,16 +124,16 @@ def check_kubernetes(known):
     if "portal-migrate" not in kinds.get("Job", set()):
         fail("k8s: no migration Job")
 
-    # Who may reach whom: the gateway from anywhere; each service from its callers only.
+    # Who may reach whom: a public component from anywhere; each other from its callers only.
     reached_by = {}
     for _, document in documents():
         if document["kind"] != "NetworkPolicy":
             continue
         target = document["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component")
         for rule in document["spec"].get("ingress", []):
-            ports = {p["port"] for p in rule.get("ports", [])}
+            allowed = {p["port"] for p in rule.get("ports", [])}
             sources = rule.get("from")
-            if target in PORTS and PORTS[target] in ports:
+            if target in ports and ports[target] in allowed:
                 if sources is None:
                     reached_by.setdefault(target, set()).add("anywhere")
                 for source in sources or []:
@@ -138,16 +141,16 @@ def check_kubernetes(known):
                     reached_by.setdefault(target, set()).add(labels.get("app.kubernetes.io/component", "?"))
     if "default-deny-ingress" not in kinds.get("NetworkPolicy", set()):
         fail("k8s: ingress is not denied by default")
-    for name, callers in CALLERS.items():
-        if reached_by.get(name, set()) != callers:
-            fail(f"k8s: {name} is reached by {sorted(reached_by.get(name, set()))}, not {sorted(callers)}")
+    for name, expected in callers.items():
+        if reached_by.get(name, set()) != expected:
+            fail(f"k8s: {name} is reached by {sorted(reached_by.get(name, set()))}, not {sorted(expected)}")
 
     for _, document in documents():
         if document["kind"] != "Deployment":
             continue
         name = document["metadata"]["name"]
         container = document["spec"]["template"]["spec"]["containers"][0]
-        port = PORTS[name]
+        port = ports[name]
         if container["args"] != ["serve", name]:
             fail(f"k8s: {name} does not run `portal serve {name}`")
         if container["ports"][0]["containerPort"] != port:
@@ -176,9 +179,10 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     known = known_variables(sys.argv[1])
+    ports, callers = ports_and_callers(components(sys.argv[1]))
     check_documented(known)
-    check_compose(known)
-    check_kubernetes(known)
+    check_compose(known, ports)
+    check_kubernetes(known, ports, callers)
     for message in failures:
         print(f"FAIL {message}")
     if failures:

@@ -5,14 +5,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use portal_common::Config;
 use portal_common::values::Trn;
+
+use crate::Config;
 
 /// Adds the demo teachers that README lists, unless the record database already holds the
 /// first TRN of the range.
 pub async fn add_demo_teachers(config: &Config) -> anyhow::Result<()> {
-    let store = portal_record::open_store(config).await?;
-    let first = Trn::from_number(config.trn_range_start).context("the TRN range start")?;
+    let store = config.record.open_store(&config.shared).await?;
+    let first = Trn::from_number(config.record.trn_range_start).context("the TRN range start")?;
     let added = portal_record::seed::add_demo_teachers(&store, first, chrono_today()).await?;
     for trn in added {
         tracing::info!(%trn, "demo teacher created");
@@ -22,7 +23,7 @@ pub async fn add_demo_teachers(config: &Config) -> anyhow::Result<()> {
 
 /// Adds `teachers` generated records, showing progress.
 pub async fn seed(config: &Config, teachers: u64, seed: u64) -> anyhow::Result<()> {
-    let store = portal_record::open_store(config).await?;
+    let store = config.record.open_store(&config.shared).await?;
     let bar = ProgressBar::new(teachers).with_style(
         ProgressStyle::with_template(
             "{elapsed_precise} [{wide_bar}] {pos}/{len} teachers ({per_sec}, {eta} left)",

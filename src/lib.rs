@@ -1,34 +1,36 @@
 //! Start-up shared by `portal up`, `portal serve` and the end-to-end tests: every component
 //! started the same way, each on its own port, talking real gRPC to the others.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use portal_common::config::Addresses;
-use portal_common::server::{ServeOptions, Served, ShutdownTrigger, serve, shutdown_channel};
-use portal_common::session_cache::CachedSessions;
-use portal_common::sessions::{MemoryStore, RedisStore, SessionCheck, SessionStore, Sessions};
+use portal_common::kv::{MemoryStore, RedisStore, SessionStore};
+use portal_common::server::{ServeOptions, ShutdownTrigger, serve, shutdown_channel};
+use portal_common::sessions::Sessions;
 use portal_common::upstream::{self, Upstream};
-use portal_common::{Component, Config, Signer};
+use portal_common::{Context, Signer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-pub mod bench;
+pub mod components;
 pub mod demo;
+
+pub use components::Config;
 
 /// Running components and the means to stop them.
 pub struct Stack {
-    addresses: Addresses,
+    addresses: BTreeMap<&'static str, String>,
     signer: Signer,
     sessions: Sessions,
     trigger: ShutdownTrigger,
-    tasks: JoinSet<(Component, Result<(), tonic::transport::Error>)>,
+    tasks: JoinSet<(&'static str, Result<(), tonic::transport::Error>)>,
 }
 
 /// The session store the configuration asks for.
-pub fn session_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
+pub fn session_store(config: &portal_common::Config) -> anyhow::Result<Arc<dyn SessionStore>> {
     Ok(match &config.redis_url {
         Some(url) => {
             let store = RedisStore::new(url, config.redis_timeout(), &config.redis_key_prefix)
@@ -40,20 +42,24 @@ pub fn session_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
 }
 
 impl Stack {
-    /// Starts `components` in this process, in dependency order, each on the address the
-    /// configuration gives it (port 0 picks a free port), or for a single component on
-    /// `PORTAL_LISTEN_ADDR` when set. Components reach each other, and any not started here,
-    /// at the configured addresses.
-    pub async fn start(
-        config: &Config,
-        components: &[Component],
-        signer: Signer,
-    ) -> anyhow::Result<Self> {
-        let mut addresses = config.addresses.clone();
+    /// Starts the components named in `started` in this process, in dependency order, each
+    /// on the address its configuration gives it (port 0 picks a free port), or for a single
+    /// component on `PORTAL_LISTEN_ADDR` when set. Components reach each other, and any not
+    /// started here, at the configured addresses.
+    pub async fn start(config: &Config, started: &[&str], signer: Signer) -> anyhow::Result<Self> {
+        for name in started {
+            config.component(name)?;
+        }
+        let shared = &config.shared;
+        let mut addresses: BTreeMap<_, _> = config
+            .components()
+            .iter()
+            .map(|c| (c.name(), c.addr().to_owned()))
+            .collect();
         let (trigger, signal) = shutdown_channel();
-        let sessions = Sessions::new(session_store(config)?, config.session_policy());
-        let client_tls = config.tls.client().map_err(anyhow::Error::msg)?;
-        if let Some(addr) = config.addresses.metrics_addr {
+        let sessions = Sessions::new(session_store(shared)?, shared.session_policy());
+        let client_tls = shared.tls.client().map_err(anyhow::Error::msg)?;
+        if let Some(addr) = shared.metrics_addr {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("metrics cannot listen on {addr}"))?;
@@ -62,17 +68,19 @@ impl Stack {
             tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
         }
         let mut tasks = JoinSet::new();
-        for component in Component::ALL
+        for component in config
+            .components()
             .into_iter()
-            .filter(|c| components.contains(c))
+            .filter(|c| started.contains(&c.name()))
         {
-            let wanted = match config.addresses.listen_addr {
-                Some(listen) if components.len() == 1 => listen.to_string(),
-                _ => addresses.of(component).to_owned(),
+            let name = component.name();
+            let wanted = match shared.listen_addr {
+                Some(listen) if started.len() == 1 => listen.to_string(),
+                _ => component.addr().to_owned(),
             };
             let listener = TcpListener::bind(&wanted)
                 .await
-                .with_context(|| format!("{} cannot listen on {wanted}", component.name()))?;
+                .with_context(|| format!("{name} cannot listen on {wanted}"))?;
             let bound = listener.local_addr()?;
             // Reached from this process at the address it is bound to (loopback for all).
             let local = match bound.ip() {
@@ -84,29 +92,40 @@ impl Stack {
                 }
                 _ => bound,
             };
-            addresses.set(component, local.to_string());
-            let to =
-                |c: Component| upstream::connect(c.name(), addresses.of(c), client_tls.as_ref());
-            let served = Self::served(component, config, &to, &signer, &sessions).await?;
-            let options = ServeOptions {
-                max_concurrent_calls: config.limits.max_concurrent_calls,
-                max_streams_per_connection: config.limits.max_streams_per_connection,
-                grace: config.shutdown_grace(),
-                tls: config.tls.server(component).map_err(anyhow::Error::msg)?,
+            addresses.insert(name, local.to_string());
+            let to = |called: &'static str| {
+                let addr = addresses
+                    .get(called)
+                    .with_context(|| format!("{name} calls {called}, which is not a component"))?;
+                Ok::<_, anyhow::Error>(upstream::connect(called, addr, client_tls.as_ref())?)
             };
-            let public_tls = options.tls.is_some();
-            let signal = signal.clone();
-            tasks.spawn(async move { (component, serve(listener, served, signal, options).await) });
-            if component == Component::Gateway {
-                // A public certificate need not name the address the gateway is bound to, so
-                // behind TLS the listener's being bound is taken as ready.
-                if !public_tls {
-                    wait_until_serving(to(component)?).await?;
-                }
-                tracing::info!(addr = %bound, "gateway listening on {bound}");
-            } else {
-                tracing::info!(addr = %bound, "{} listening on {bound}", component.name());
+            let mut upstreams = BTreeMap::new();
+            for &called in component.calls() {
+                upstreams.insert(called, to(called)?);
             }
+            let context = Context::new(shared, &signer, &sessions, upstreams);
+            let served = component
+                .serve(&context)
+                .await
+                .with_context(|| format!("{name} cannot start"))?;
+            let options = ServeOptions {
+                max_concurrent_calls: shared.limits.max_concurrent_calls,
+                max_streams_per_connection: shared.limits.max_streams_per_connection,
+                grace: shared.shutdown_grace(),
+                tls: shared
+                    .tls
+                    .server(component.public())
+                    .map_err(anyhow::Error::msg)?,
+            };
+            let tls = options.tls.is_some();
+            let signal = signal.clone();
+            tasks.spawn(async move { (name, serve(listener, served, signal, options).await) });
+            // A public certificate need not name the address the public component is bound
+            // to, so behind TLS the listener's being bound is taken as ready.
+            if component.public() && !tls {
+                wait_until_serving(name, to(name)?).await?;
+            }
+            tracing::info!(addr = %bound, "{name} listening on {bound}");
         }
         Ok(Self {
             addresses,
@@ -117,57 +136,12 @@ impl Stack {
         })
     }
 
-    async fn served(
-        component: Component,
-        config: &Config,
-        to: &impl Fn(Component) -> Result<Upstream, tonic::transport::Error>,
-        signer: &Signer,
-        sessions: &Sessions,
-    ) -> anyhow::Result<Served> {
-        Ok(match component {
-            Component::Notification => portal_notification::served(config, signer).await?,
-            Component::Record => {
-                portal_record::served(config, signer, to(Component::Notification)?).await?
-            }
-            Component::Identity => {
-                portal_identity::served(
-                    config,
-                    signer,
-                    sessions.clone(),
-                    portal_identity::Upstreams {
-                        record: to(Component::Record)?,
-                        notification: to(Component::Notification)?,
-                    },
-                )
-                .await?
-            }
-            Component::Employment => portal_employment::served(config, signer).await?,
-            Component::Document => {
-                portal_document::served(config, signer, to(Component::Record)?).await?
-            }
-            Component::Gateway => portal_gateway::served(
-                signer.clone(),
-                session_check(config, sessions)?,
-                portal_gateway::source::TrustedProxies::new(config.trusted_proxies.clone()),
-                portal_gateway::limits::CheckLimits::new(
-                    sessions.store().clone(),
-                    config.employer_checks_per_minute,
-                    config.employer_checks_per_day,
-                ),
-                config.verification,
-                portal_gateway::Upstreams {
-                    identity: to(Component::Identity)?,
-                    record: to(Component::Record)?,
-                    document: to(Component::Document)?,
-                    employment: to(Component::Employment)?,
-                },
-            ),
-        })
-    }
-
-    /// Where each component listens (or, for those not started here, is reached).
-    pub fn addr(&self, component: Component) -> &str {
-        self.addresses.of(component)
+    /// Where the component `name` listens (or, for one not started here, is reached).
+    ///
+    /// # Panics
+    /// When `name` is not a component's name.
+    pub fn addr(&self, name: &str) -> &str {
+        &self.addresses[name]
     }
 
     /// The key components sign principal assertions with.
@@ -189,9 +163,9 @@ impl Stack {
         tokio::select! {
             () = stop => Ok(()),
             Some(joined) = self.tasks.join_next() => {
-                let (component, result) = joined?;
-                result.with_context(|| format!("{} stopped", component.name()))?;
-                anyhow::bail!("{} stopped unexpectedly", component.name())
+                let (name, result) = joined?;
+                result.with_context(|| format!("{name} stopped"))?;
+                anyhow::bail!("{name} stopped unexpectedly")
             }
         }
     }
@@ -200,36 +174,18 @@ impl Stack {
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.trigger.trigger();
         while let Some(joined) = self.tasks.join_next().await {
-            let (component, result) = joined?;
-            result.with_context(|| format!("{} failed while stopping", component.name()))?;
+            let (name, result) = joined?;
+            result.with_context(|| format!("{name} failed while stopping"))?;
         }
         Ok(())
     }
 }
 
-/// How the gateway checks sessions: from a cache Redis keeps honest when there is Redis,
-/// straight from the in-process store otherwise.
-fn session_check(config: &Config, sessions: &Sessions) -> anyhow::Result<SessionCheck> {
-    Ok(match &config.redis_url {
-        Some(url) => SessionCheck::Cached(
-            CachedSessions::connect(
-                url,
-                &config.redis_key_prefix,
-                config.session_policy(),
-                Duration::from_secs(config.session_touch_seconds),
-                config.redis_timeout(),
-            )
-            .context("PORTAL_REDIS_URL")?,
-        ),
-        None => SessionCheck::Store(sessions.clone()),
-    })
-}
-
-/// Polls the gateway's health until it answers SERVING.
-async fn wait_until_serving(gateway: Upstream) -> anyhow::Result<()> {
+/// Polls a component's health until it answers SERVING.
+async fn wait_until_serving(name: &str, component: Upstream) -> anyhow::Result<()> {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let mut health = HealthClient::new(gateway);
+    let mut health = HealthClient::new(component);
     for _ in 0..100 {
         let answer = health.check(HealthCheckRequest::default()).await;
         if answer.is_ok_and(|r| r.get_ref().status() == ServingStatus::Serving) {
@@ -237,5 +193,5 @@ async fn wait_until_serving(gateway: Upstream) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    anyhow::bail!("the gateway did not answer health checks")
+    anyhow::bail!("{name} did not answer health checks")
 }

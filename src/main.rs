@@ -3,8 +3,10 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use portal::Stack;
-use portal_common::{Component, Config, Signer};
+use portal::{Config, Stack};
+use portal_common::Signer;
+
+mod bench;
 
 /// Many small allocations per call (messages, metadata, futures): mimalloc spends less on
 /// them than the system allocator did in `portal bench` profiles.
@@ -35,8 +37,8 @@ enum Command {
     },
     /// Runs one component, reaching the others at their configured addresses.
     Serve {
-        /// The component to run.
-        component: Component,
+        /// The component to run (`portal components` lists them).
+        component: String,
         #[command(flatten)]
         config: Config,
     },
@@ -57,9 +59,9 @@ enum Command {
     Bench {
         /// The scenario to measure.
         #[arg(value_enum)]
-        scenario: portal::bench::Scenario,
+        scenario: bench::Scenario,
         #[command(flatten)]
-        load: portal::bench::Load,
+        load: bench::Load,
         /// The gateway of a running portal (then PORTAL_ADMIN_CLIENT_SECRET and, for
         /// record-direct at --record-addr, PORTAL_INTERNAL_SIGNING_KEY must be those it runs
         /// with).
@@ -76,6 +78,15 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Lists the components: name, address, what each calls, whether it is public, and
+    /// whether it keeps a database.
+    Components {
+        /// One JSON object per component, one per line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: Config,
+    },
 }
 
 #[tokio::main]
@@ -84,12 +95,13 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Up { demo, mut config } => {
             let _telemetry = portal_common::telemetry::init("all").map_err(anyhow::Error::msg)?;
-            for component in Component::ALL {
-                if component != Component::Gateway {
-                    config.addresses.set(component, "127.0.0.1:0".to_owned());
+            for component in config.components_mut() {
+                if !component.public() {
+                    *component.addr_mut() = "127.0.0.1:0".to_owned();
                 }
             }
             let signer = config
+                .shared
                 .configured_signer()
                 .map_err(anyhow::Error::msg)?
                 .unwrap_or_else(Signer::random);
@@ -98,17 +110,19 @@ async fn main() -> anyhow::Result<()> {
             if demo {
                 portal::demo::add_demo_teachers(&config).await?;
             }
-            let mut stack = Stack::start(&config, &Component::ALL, signer).await?;
+            let all: Vec<_> = config.components().iter().map(|c| c.name()).collect();
+            let mut stack = Stack::start(&config, &all, signer).await?;
             run(stack_until_signal(&mut stack).await, stack).await
         }
         Command::Serve { component, config } => {
-            let _telemetry =
-                portal_common::telemetry::init(component.name()).map_err(anyhow::Error::msg)?;
+            let name = config.component(&component)?.name();
+            let _telemetry = portal_common::telemetry::init(name).map_err(anyhow::Error::msg)?;
             let signer = config
+                .shared
                 .configured_signer()
                 .map_err(anyhow::Error::msg)?
                 .context("PORTAL_INTERNAL_SIGNING_KEY must be set for `portal serve`")?;
-            let mut stack = Stack::start(&config, &[component], signer).await?;
+            let mut stack = Stack::start(&config, &[name], signer).await?;
             run(stack_until_signal(&mut stack).await, stack).await
         }
         Command::Seed {
@@ -127,17 +141,50 @@ async fn main() -> anyhow::Result<()> {
             config,
         } => {
             let _telemetry = portal_common::telemetry::init("bench").map_err(anyhow::Error::msg)?;
-            bench(scenario, load, addr, teachers, &config).await
+            bench::command(scenario, load, addr, teachers, &config).await
         }
         Command::Migrate { config } => {
             let _telemetry =
                 portal_common::telemetry::init("migrate").map_err(anyhow::Error::msg)?;
-            portal_identity::migrate(&config).await?;
-            portal_record::migrate(&config).await?;
-            portal_employment::migrate(&config).await?;
-            portal_document::migrate(&config).await?;
-            portal_notification::migrate(&config).await?;
+            for component in config.components() {
+                component
+                    .migrate(&config.shared)
+                    .await
+                    .with_context(|| format!("{} migrations", component.name()))?;
+            }
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Components { json, config } => {
+            for component in config.components() {
+                let calls = component.calls();
+                let database = component.database().is_some();
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "name": component.name(),
+                            "addr": component.addr(),
+                            "calls": calls,
+                            "public": component.public(),
+                            "database": database,
+                        })
+                    );
+                } else {
+                    println!(
+                        "{:<13} {:<22} calls: {}{}{}",
+                        component.name(),
+                        component.addr(),
+                        if calls.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            calls.join(", ")
+                        },
+                        if component.public() { "; public" } else { "" },
+                        if database { "; database" } else { "" },
+                    );
+                }
+            }
             Ok(())
         }
     }
@@ -173,87 +220,5 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
-    }
-}
-
-async fn bench(
-    scenario: portal::bench::Scenario,
-    load: portal::bench::Load,
-    addr: Option<std::net::SocketAddr>,
-    teachers: usize,
-    config: &Config,
-) -> anyhow::Result<()> {
-    use portal::bench::{Spawned, Target, postgres_usage, redis_usage, run, usage};
-    let json = load.json;
-    let Some(gateway) = addr else {
-        let redis = config.redis_url.as_deref();
-        let redis_before = match redis {
-            Some(url) => Some(redis_usage(url).await.context("reading Redis's INFO")?),
-            None => None,
-        };
-        let spawned = Spawned::start()?;
-        let pid = spawned.pid();
-        let outcome = run(spawned.target.clone(), scenario, load, teachers).await;
-        let portal = usage(pid);
-        // Read before the portal stops: its database connections are the backends measured.
-        let databases: Vec<&str> = Component::ALL
-            .into_iter()
-            .filter_map(|c| config.databases.url_of(c))
-            .collect();
-        let postgres = if databases.is_empty() {
-            Ok(None)
-        } else {
-            postgres_usage(&databases)
-                .await
-                .context("reading PostgreSQL's backends")
-        };
-        spawned.stop()?;
-        outcome?;
-        let postgres = postgres?;
-        report_usage("portal up", portal, json);
-        report_usage("bench", usage(std::process::id()), json);
-        if let (Some(url), Some((cpu_before, _))) = (redis, redis_before) {
-            let (cpu, peak) = redis_usage(url).await.context("reading Redis's INFO")?;
-            report_usage("redis", Some((cpu - cpu_before, peak)), json);
-        }
-        report_usage("postgres", postgres, json);
-        return Ok(());
-    };
-    let target = Target {
-        gateway,
-        // `--record-addr` (PORTAL_RECORD_ADDR), for record-direct.
-        record: tokio::net::lookup_host(&config.addresses.record_addr)
-            .await
-            .context("PORTAL_RECORD_ADDR")?
-            .next(),
-        signer: config
-            .configured_signer()
-            .map_err(anyhow::Error::msg)?
-            .unwrap_or_else(Signer::random),
-        admin_secret: config
-            .admin_client_secret
-            .clone()
-            .context("PORTAL_ADMIN_CLIENT_SECRET: the admin secret of the portal under test")?,
-        record_database: config.databases.record_database_url.clone(),
-    };
-    run(target, scenario, load, teachers).await?;
-    report_usage("bench", usage(std::process::id()), json);
-    Ok(())
-}
-
-fn report_usage(process: &str, usage: Option<(f64, u64)>, json: bool) {
-    let Some((cpu, peak_kb)) = usage else {
-        return;
-    };
-    if json {
-        println!(
-            "{{\"process\":\"{process}\",\"cpu_seconds\":{cpu:.2},\"peak_rss_mb\":{:.1}}}",
-            peak_kb as f64 / 1024.0
-        );
-    } else {
-        println!(
-            "{process}: {cpu:.2} s CPU, {:.1} MB peak memory",
-            peak_kb as f64 / 1024.0
-        );
     }
 }

@@ -9,12 +9,10 @@ use dqt_proto::dqt::record::v1::MatchTeacherRequest;
 use libfuzzer_sys::fuzz_target;
 use portal_common::FieldViolation;
 use portal_common::values::{Trn, parse_date};
-use portal_record::api::{parse_new_teacher, trn_query};
 use portal_record::domain::{
-    AlertCatalogue, ContactDetails, Decision, Induction, Mq, NewAlert, NewChangeRequest, Npq,
-    ProfessionalStatus, SignInDetails, TeacherUpdate, parse_close_date,
+    AlertCatalogue, ContactDetails, Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord,
+    Npq, ProfessionalStatus, SignInDetails, TeacherUpdate, TrnQuery, parse_close_date,
 };
-use portal_record::error::Error as RecordError;
 use prost::Message;
 
 fn today() -> NaiveDate {
@@ -38,12 +36,6 @@ fn check_one<T>(result: Result<T, FieldViolation>) {
     }
 }
 
-fn check_record<T>(result: Result<T, RecordError>) {
-    if let Err(RecordError::InvalidArgument(violations)) = result {
-        named(&violations);
-    }
-}
-
 /// Decodes `bytes` as `T`, or ends the run: the gateway refuses what does not decode.
 macro_rules! decode {
     ($t:ty, $bytes:expr) => {
@@ -60,7 +52,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let today = today();
     match which % 20 {
-        0 => check_record(parse_new_teacher(&decode!(pb::CreateTeacherRequest, bytes))),
+        0 => check(NewRecord::parse(
+            &decode!(pb::CreateTeacherRequest, bytes),
+            today,
+        )),
         1 => check(TeacherUpdate::parse(
             &decode!(pb::UpdateTeacherRequest, bytes),
             today,
@@ -143,7 +138,7 @@ fuzz_target!(|data: &[u8]| {
         }
         12 => {
             let m = decode!(pb::CheckTeacherRequest, bytes);
-            check_record(trn_query(
+            check(TrnQuery::parse(
                 Trn::parse("trn", &m.trn),
                 "date_of_birth",
                 &m.date_of_birth,
@@ -153,7 +148,7 @@ fuzz_target!(|data: &[u8]| {
             let m = decode!(pb::CheckTeachersRequest, bytes);
             for query in &m.queries {
                 let trn = Trn::parse_lenient("trn", &query.trn);
-                check_record(trn_query(trn, "date_of_birth", &query.date_of_birth));
+                check(TrnQuery::parse(trn, "date_of_birth", &query.date_of_birth));
             }
         }
         14 => {

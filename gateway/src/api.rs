@@ -10,14 +10,14 @@ use dqt_proto::dqt::portal::v1::authentication_server::Authentication;
 use dqt_proto::dqt::portal::v1::employer_access_server::EmployerAccess;
 use dqt_proto::dqt::portal::v1::teacher_portal_server::TeacherPortal;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
-use portal_common::principal::remaining_deadline;
+use portal_common::deadline::remaining_deadline;
 use portal_common::upstream::{self, Upstream};
 use portal_common::{Caller, Principal, Signer};
 use tonic::{Request, Response, Status};
 
 use crate::Upstreams;
 use crate::auth::Session;
-use crate::forward::{self, GATEWAY};
+use crate::forward;
 use crate::routes::{Access, Found};
 
 /// The typed handlers, with the connections they call.
@@ -97,7 +97,7 @@ impl TeacherPortal for Gateway {
         ids.dedup();
         if !ids.is_empty() {
             let gateway = Caller {
-                principal: Principal::Service(GATEWAY.to_owned()),
+                principal: Principal::Service(crate::NAME.to_owned()),
                 session_id: None,
                 ..Self::caller(&request)
             };

@@ -14,6 +14,7 @@ use tonic::body::Body;
 use tonic::server::NamedService;
 use tower::{Layer, Service};
 
+use crate::error::Error;
 use crate::routes::{self, Access, Destination};
 
 /// The verified session of a call.
@@ -64,7 +65,7 @@ impl<S: NamedService> NamedService for Authorize<S> {
 
 /// The token of an `authorization: Bearer <token>` header; `Err` when the header is there but
 /// is not a bearer token.
-fn bearer_token<B>(request: &Request<B>) -> Result<Option<&str>, Status> {
+fn bearer_token<B>(request: &Request<B>) -> Result<Option<&str>, Error> {
     let Some(value) = request.headers().get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -78,16 +79,15 @@ fn bearer_token<B>(request: &Request<B>) -> Result<Option<&str>, Status> {
         .map(str::trim)
         .filter(|token| !token.is_empty() && token.len() <= 128)
         .map(Some)
-        .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))
+        .ok_or(Error::NotBearer)
 }
 
 async fn authorize<B>(
     sessions: &SessionCheck,
     verification: VerificationMode,
     request: &mut Request<B>,
-) -> Result<(), Status> {
-    let destination = routes::find(request.uri().path())
-        .ok_or_else(|| Status::unimplemented("no such method"))?;
+) -> Result<(), Error> {
+    let destination = routes::find(request.uri().path()).ok_or(Error::NoSuchMethod)?;
     let access = match destination {
         Destination::Open => Access::Anyone,
         Destination::Rpc(found) => found.route.access,
@@ -133,7 +133,7 @@ where
         Box::pin(async move {
             match authorize(&sessions, verification, &mut request).await {
                 Ok(()) => inner.call(request).await,
-                Err(status) => Ok(status.into_http()),
+                Err(error) => Ok(Status::from(error).into_http()),
             }
         })
     }

@@ -13,9 +13,8 @@ use std::task::{Context, Poll};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt as _, Full};
-use portal_common::principal::{
-    ASSERTION_HEADER, ON_BEHALF_OF_HEADER, REQUEST_ID_HEADER, deadline_from, grpc_timeout,
-};
+use portal_common::assertion::{ASSERTION_HEADER, ON_BEHALF_OF_HEADER, REQUEST_ID_HEADER};
+use portal_common::deadline::{deadline_from, grpc_timeout};
 use portal_common::upstream;
 use portal_common::{Caller, Principal, Signer};
 use tonic::body::Body;
@@ -26,12 +25,10 @@ use tower::Service;
 
 use crate::Upstreams;
 use crate::auth::Session;
+use crate::error::Error;
 use crate::limits::CheckLimits;
 use crate::routes::{Access, Cost, Found, MAX_BULK_CHECKS, Route};
 use crate::source::TrustedProxies;
-
-/// How the gateway names itself when it calls for no session.
-pub const GATEWAY: &str = "gateway";
 
 /// The request headers passed on as they came: the message's encoding, and what the caller
 /// accepts back.
@@ -54,7 +51,7 @@ pub fn caller<'a>(
     let session = session.filter(|_| access != Access::Anyone);
     Caller {
         principal: session.map_or_else(
-            || Principal::Service(GATEWAY.to_owned()),
+            || Principal::Service(crate::NAME.to_owned()),
             |s| s.principal.clone(),
         ),
         request_id: own(REQUEST_ID_HEADER).unwrap_or_default(),
@@ -79,21 +76,16 @@ fn peer(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
 
 /// The message of a unary call, read whole but never decoded: a frame larger than `limit` is
 /// refused from its header, before its bytes are read.
-async fn read_message<B>(body: B, limit: usize) -> Result<Bytes, Status>
+async fn read_message<B>(body: B, limit: usize) -> Result<Bytes, Error>
 where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<StdError>,
 {
-    let too_large = || {
-        Status::out_of_range(format!(
-            "the request is larger than the {limit} bytes this API accepts"
-        ))
-    };
     let mut body = std::pin::pin!(body);
     let mut message = Vec::new();
     let mut sized = false;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| Status::cancelled("the request was not received whole"))?;
+        let frame = frame.map_err(|_| Error::Incomplete)?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -102,7 +94,7 @@ where
             let declared = u32::from_be_bytes([message[1], message[2], message[3], message[4]]);
             let declared = usize::try_from(declared).unwrap_or(usize::MAX);
             if declared > limit {
-                return Err(too_large());
+                return Err(Error::TooLarge(limit));
             }
             // Room for the whole frame at once: one copy of the message, never a second
             // while the buffer grows.
@@ -110,7 +102,7 @@ where
             sized = true;
         }
         if message.len() > limit + 5 {
-            return Err(too_large());
+            return Err(Error::TooLarge(limit));
         }
     }
     Ok(Bytes::from(message))
@@ -136,7 +128,7 @@ fn entries_of_field_1(frame: &[u8]) -> Option<usize> {
 
 /// What a call costs against its client's limits; a bulk check outside its bounds is refused
 /// here, before anything is counted.
-fn checks_in(cost: Cost, message: &[u8]) -> Result<u32, Status> {
+fn checks_in(cost: Cost, message: &[u8]) -> Result<u32, Error> {
     Ok(match cost {
         Cost::Free => 0,
         Cost::One => 1,
@@ -208,7 +200,7 @@ impl Forwarder {
         let (Some(path), crate::routes::Target::Forward(upstream)) =
             (found.upstream_path.clone(), route.target)
         else {
-            return Err(Status::unimplemented("no such method"));
+            return Err(Error::NoSuchMethod.into());
         };
         let (parts, body) = request.into_parts();
         let session = parts.extensions.get::<Session>();
@@ -242,11 +234,11 @@ impl Forwarder {
             async move {
                 std::future::poll_fn(|cx| channel.poll_ready(cx))
                     .await
-                    .map_err(|_| Status::unavailable("a service is unavailable"))?;
+                    .map_err(|_| Error::Unavailable)?;
                 let response = channel
                     .call(forwarded)
                     .await
-                    .map_err(|_| Status::unavailable("a service is unavailable"))?;
+                    .map_err(|_| Error::Unavailable)?;
                 // Only UNAVAILABLE is worth repeating: any other answer is the answer.
                 match failed_at_once(&response) {
                     Some(status) if status.code() == Code::Unavailable => Err(status),
@@ -301,10 +293,10 @@ impl Forwarder {
 }
 
 /// The client id of an employer session (the route table let only clients through).
-fn client_id(caller: &Caller) -> Result<String, Status> {
+fn client_id(caller: &Caller) -> Result<String, Error> {
     match &caller.principal {
         Principal::Client { client_id, .. } => Ok(client_id.clone()),
-        _ => Err(Status::permission_denied("clients only")),
+        _ => Err(Error::ClientsOnly),
     }
 }
 
@@ -394,7 +386,7 @@ mod tests {
         assert_eq!(checks_in(Cost::PerEntry, &bulk(1)).unwrap(), 1);
         assert_eq!(checks_in(Cost::PerEntry, &bulk(500)).unwrap(), 500);
         for n in [0, 501] {
-            let refused = checks_in(Cost::PerEntry, &bulk(n)).unwrap_err();
+            let refused = Status::from(checks_in(Cost::PerEntry, &bulk(n)).unwrap_err());
             assert_eq!(refused.code(), Code::InvalidArgument, "{n}");
         }
         // What cannot be read is the service's to refuse; it counts one meanwhile.

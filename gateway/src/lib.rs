@@ -5,12 +5,16 @@
 
 pub mod api;
 pub mod auth;
+pub mod error;
 pub mod forward;
 pub mod limits;
 pub mod routes;
 pub mod source;
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
 
 use dqt_proto::dqt::portal::v1::{
     administration_server::{self, AdministrationServer},
@@ -18,14 +22,127 @@ use dqt_proto::dqt::portal::v1::{
     employer_access_server::{self, EmployerAccessServer},
     teacher_portal_server::{self, TeacherPortalServer},
 };
+use ipnet::IpNet;
+use portal_common::component::{Context, Task, names};
+use portal_common::config::parse_host_port;
 use portal_common::server::Served;
+use portal_common::session_cache::CachedSessions;
 use portal_common::sessions::SessionCheck;
 use portal_common::upstream::Upstream;
-use portal_common::{Signer, VerificationMode};
+use portal_common::{Component, Config, Signer, VerificationMode};
 use routes::Api;
 use source::TrustedProxies;
 use tonic::service::Routes;
 use tower::Layer as _;
+
+/// The gateway's name.
+pub const NAME: &str = names::GATEWAY;
+
+/// The gateway's own settings.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Settings {
+    /// Address of the public gateway.
+    #[arg(id = "gateway_addr", long = "gateway-addr", env = "PORTAL_GATEWAY_ADDR", default_value = "127.0.0.1:50051", value_parser = parse_host_port)]
+    pub addr: String,
+    /// Front ends (IP addresses or CIDR blocks, comma-separated) whose `x-forwarded-for` the
+    /// gateway believes when it works out where a sign-in comes from.
+    #[arg(
+        long,
+        env = "PORTAL_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = source::parse_network
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+    /// With Redis, the gateway checks sessions from memory and slides a session's idle expiry
+    /// in Redis at most once this many seconds.
+    #[arg(long, env = "PORTAL_SESSION_TOUCH_SECONDS", default_value_t = 60)]
+    pub session_touch_seconds: u64,
+    /// Checks (a bulk query counts one per teacher) one employer client may make a minute.
+    #[arg(
+        long,
+        env = "PORTAL_EMPLOYER_CHECKS_PER_MINUTE",
+        default_value_t = 1000
+    )]
+    pub employer_checks_per_minute: u32,
+    /// Checks one employer client may make a day.
+    #[arg(long, env = "PORTAL_EMPLOYER_CHECKS_PER_DAY", default_value_t = 20_000)]
+    pub employer_checks_per_day: u32,
+}
+
+impl Settings {
+    /// How the gateway checks sessions: from a cache Redis keeps honest when there is Redis,
+    /// straight from the in-process store otherwise.
+    fn session_check(&self, context: &Context<'_>) -> anyhow::Result<SessionCheck> {
+        let shared = context.shared;
+        Ok(match &shared.redis_url {
+            Some(url) => SessionCheck::Cached(
+                CachedSessions::connect(
+                    url,
+                    &shared.redis_key_prefix,
+                    shared.session_policy(),
+                    Duration::from_secs(self.session_touch_seconds),
+                    shared.redis_timeout(),
+                )
+                .context("PORTAL_REDIS_URL")?,
+            ),
+            None => SessionCheck::Store(context.sessions.clone()),
+        })
+    }
+}
+
+impl Component for Settings {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn calls(&self) -> &'static [&'static str] {
+        &[
+            names::IDENTITY,
+            names::RECORD,
+            names::DOCUMENT,
+            names::EMPLOYMENT,
+        ]
+    }
+
+    fn public(&self) -> bool {
+        true
+    }
+
+    fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    fn addr_mut(&mut self) -> &mut String {
+        &mut self.addr
+    }
+
+    fn migrate<'a>(&'a self, _shared: &'a Config) -> Task<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn serve<'a>(&'a self, context: &'a Context<'a>) -> Task<'a, Served> {
+        Box::pin(async move {
+            Ok(served(
+                context.signer.clone(),
+                self.session_check(context)?,
+                TrustedProxies::new(self.trusted_proxies.clone()),
+                limits::CheckLimits::new(
+                    context.sessions.store().clone(),
+                    self.employer_checks_per_minute,
+                    self.employer_checks_per_day,
+                ),
+                context.shared.verification,
+                Upstreams {
+                    identity: context.upstream(names::IDENTITY)?,
+                    record: context.upstream(names::RECORD)?,
+                    document: context.upstream(names::DOCUMENT)?,
+                    employment: context.upstream(names::EMPLOYMENT)?,
+                },
+            ))
+        })
+    }
+}
 
 /// The services the gateway calls.
 pub struct Upstreams {
@@ -48,7 +165,7 @@ impl Upstreams {
 }
 
 /// The gateway, ready to serve.
-pub fn served(
+fn served(
     signer: Signer,
     sessions: SessionCheck,
     trusted_proxies: TrustedProxies,

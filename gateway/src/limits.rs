@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portal_common::sessions::{Limit, SessionStore};
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt as _};
+use portal_common::kv::{Limit, SessionStore};
+
+use crate::error::Error;
 
 const MINUTE: Duration = Duration::from_secs(60);
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -45,26 +45,24 @@ impl CheckLimits {
     /// Counts `checks` against the client's minute and day, in one round trip; past either
     /// limit the call is refused with RESOURCE_EXHAUSTED and how long until the count starts
     /// again, and counts nothing.
-    pub async fn take(&self, client_id: &str, checks: u32) -> Result<(), Status> {
+    pub async fn take(&self, client_id: &str, checks: u32) -> Result<(), Error> {
         let counted = self
             .store
             .count_within(&self.limits(client_id), i64::from(checks))
             .await?;
         counted.map_err(|retry_after| {
             tracing::warn!(%client_id, "employer check limit reached");
-            Status::with_error_details(
-                Code::ResourceExhausted,
-                "too many checks for this client: try again later",
-                ErrorDetails::with_retry_info(Some(retry_after)),
-            )
+            Error::CheckLimit(retry_after)
         })
     }
 
     /// Gives back checks counted for a call the service refused as bad input.
-    pub async fn give_back(&self, client_id: &str, checks: u32) -> Result<(), Status> {
-        self.store
+    pub async fn give_back(&self, client_id: &str, checks: u32) -> Result<(), Error> {
+        // Giving back lowers the counts: it never passes a limit.
+        let _ = self
+            .store
             .count_within(&self.limits(client_id), -i64::from(checks))
-            .await?
-            .map_err(|_| Status::internal("giving back never passes a limit"))
+            .await?;
+        Ok(())
     }
 }

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use portal_common::VerificationMode;
-use portal_common::error::{reason, with_reason};
-use portal_common::principal::{Assurance, EMPLOYER_ROLE, Principal};
-use tonic::{Code, Status};
+
+use crate::error::Error;
+use portal_common::{Assurance, Principal, Role as ClientRole};
 
 /// What a caller needs to call an RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum Access {
     /// A teacher's session at this assurance level or above.
     Teacher(Assurance),
     /// A client session holding the role.
-    Role(&'static str),
+    Role(ClientRole),
 }
 
 /// The public services, each with the largest request it needs, and no more: evidence
@@ -149,7 +149,12 @@ const fn read(api: Api, method: &'static str, access: Access, target: Target) ->
 const fn check(method: &'static str, cost: Cost) -> Route {
     Route {
         cost,
-        ..route(EmployerAccess, method, Role(EMPLOYER_ROLE), Forward(Record))
+        ..route(
+            EmployerAccess,
+            method,
+            Role(ClientRole::EmployerCheck),
+            Forward(Record),
+        )
     }
 }
 
@@ -258,97 +263,97 @@ pub const ROUTES: &[Route] = &[
     read(
         EmployerAccess,
         "VerifyDocument",
-        Role(EMPLOYER_ROLE),
+        Role(ClientRole::EmployerCheck),
         Forward(Document),
     ),
     route(
         Administration,
         "CreateTeacher",
-        Role("records:write"),
+        Role(ClientRole::RecordsWrite),
         Forward(Record),
     ),
     read(
         Administration,
         "GetTeacher",
-        Role("records:read"),
+        Role(ClientRole::RecordsRead),
         Forward(Record),
     ),
     route(
         Administration,
         "UpdateTeacher",
-        Role("records:write"),
+        Role(ClientRole::RecordsWrite),
         Forward(Record),
     ),
     route(
         Administration,
         "AddProfessionalStatus",
-        Role("records:write"),
+        Role(ClientRole::RecordsWrite),
         Forward(Record),
     ),
     route(
         Administration,
         "SetInduction",
-        Role("records:write"),
+        Role(ClientRole::RecordsWrite),
         Forward(Record),
     ),
     route(
         Administration,
         "AddQualification",
-        Role("records:write"),
+        Role(ClientRole::RecordsWrite),
         Forward(Record),
     ),
     route(
         Administration,
         "AddAlert",
-        Role("alerts:write"),
+        Role(ClientRole::AlertsWrite),
         Forward(Record),
     ),
     route(
         Administration,
         "CloseAlert",
-        Role("alerts:write"),
+        Role(ClientRole::AlertsWrite),
         Forward(Record),
     ),
     read(
         Administration,
         "ListChangeRequests",
-        Role("change-requests:review"),
+        Role(ClientRole::ChangeRequestsReview),
         Forward(Record),
     ),
     route(
         Administration,
         "ReviewChangeRequest",
-        Role("change-requests:review"),
+        Role(ClientRole::ChangeRequestsReview),
         Forward(Record),
     ),
     route(
         Administration,
         "GetChangeRequestEvidence",
-        Role("change-requests:review"),
+        Role(ClientRole::ChangeRequestsReview),
         Forward(Record),
     ),
     read(
         Administration,
         "ListEmployments",
-        Role("records:read"),
+        Role(ClientRole::RecordsRead),
         Forward(Employment),
     ),
     read(
         Administration,
         "ListAuditEvents",
-        Role("audit:read"),
+        Role(ClientRole::AuditRead),
         Forward(Record),
     ),
     route(
         Administration,
         "RevokeTeacherSessions",
-        Role("clients:manage"),
+        Role(ClientRole::ClientsManage),
         Forward(Identity),
     ),
     route(
         Administration,
         "CreateClient",
-        Role("clients:manage"),
+        Role(ClientRole::ClientsManage),
         Forward(Identity),
     ),
 ];
@@ -419,21 +424,14 @@ pub fn decide(
     access: Access,
     principal: Option<&Principal>,
     mode: VerificationMode,
-) -> Result<(), Status> {
+) -> Result<(), Error> {
     let allowed = match (access, principal) {
         (Anyone, _) => true,
-        (_, None) => return Err(Status::unauthenticated("sign in first")),
+        (_, None) => return Err(Error::SignInFirst),
         (Session, Some(_)) => true,
         (Teacher(needed), Some(principal)) => match principal.assurance() {
             Some(level) if level.meets(needed, mode) => true,
-            Some(_) => {
-                return Err(with_reason(
-                    Code::PermissionDenied,
-                    "this needs a verified session: call StartVerification, then \
-                     CompleteVerification with the code from the email",
-                    reason::VERIFICATION_REQUIRED,
-                ));
-            }
+            Some(_) => return Err(Error::VerificationRequired),
             None => false,
         },
         (Role(role), Some(principal)) => principal.has_role(role),
@@ -441,7 +439,7 @@ pub fn decide(
     if allowed {
         Ok(())
     } else {
-        Err(Status::permission_denied("not allowed"))
+        Err(Error::PermissionDenied)
     }
 }
 
@@ -562,6 +560,7 @@ mod tests {
 
     #[test]
     fn decisions_follow_the_principal_and_its_level() {
+        use tonic::{Code, Status};
         use tonic_types::StatusExt as _;
         let mode = VerificationMode::Required;
         let teacher = |assurance| Principal::Teacher {
@@ -571,34 +570,31 @@ mod tests {
         let (known, verified) = (teacher(Knowledge), teacher(Verified));
         let employer = Principal::Client {
             client_id: "sa".into(),
-            roles: vec![EMPLOYER_ROLE.into()],
+            roles: vec![ClientRole::EmployerCheck],
         };
         assert!(decide(Anyone, None, mode).is_ok());
-        assert_eq!(
-            decide(Session, None, mode).unwrap_err().code(),
-            Code::Unauthenticated
-        );
+        let refused =
+            |access, principal| Status::from(decide(access, principal, mode).unwrap_err());
+        assert_eq!(refused(Session, None).code(), Code::Unauthenticated);
         assert!(decide(Session, Some(&employer), mode).is_ok());
         assert!(decide(Teacher(Knowledge), Some(&known), mode).is_ok());
         assert!(decide(Teacher(Knowledge), Some(&verified), mode).is_ok());
         assert!(decide(Teacher(Verified), Some(&verified), mode).is_ok());
-        let below = decide(Teacher(Verified), Some(&known), mode).unwrap_err();
+        let below = refused(Teacher(Verified), Some(&known));
         assert_eq!(below.code(), Code::PermissionDenied);
         assert_eq!(
             below.get_details_error_info().unwrap().reason,
             "VERIFICATION_REQUIRED"
         );
         assert!(decide(Teacher(Verified), Some(&known), VerificationMode::Off).is_ok());
-        let employer_as_teacher = decide(Teacher(Knowledge), Some(&employer), mode).unwrap_err();
+        let employer_as_teacher = refused(Teacher(Knowledge), Some(&employer));
         assert_eq!(employer_as_teacher.code(), Code::PermissionDenied);
         assert!(employer_as_teacher.get_details_error_info().is_none());
-        assert!(decide(Role(EMPLOYER_ROLE), Some(&employer), mode).is_ok());
+        assert!(decide(Role(ClientRole::EmployerCheck), Some(&employer), mode).is_ok());
         assert_eq!(
-            decide(Role("records:read"), Some(&employer), mode)
-                .unwrap_err()
-                .code(),
+            refused(Role(ClientRole::RecordsRead), Some(&employer)).code(),
             Code::PermissionDenied
         );
-        assert!(decide(Role(EMPLOYER_ROLE), Some(&known), mode).is_err());
+        assert!(decide(Role(ClientRole::EmployerCheck), Some(&known), mode).is_err());
     }
 }

@@ -8,6 +8,15 @@ use ipnet::IpNet;
 
 const FORWARDED_FOR: &str = "x-forwarded-for";
 
+/// An IP network, or a single address as a network of one (`PORTAL_TRUSTED_PROXIES`).
+pub fn parse_network(input: &str) -> Result<IpNet, String> {
+    let input = input.trim();
+    input
+        .parse::<IpNet>()
+        .or_else(|_| input.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| "expected an IP address or a CIDR block such as 10.0.0.0/8".to_owned())
+}
+
 /// The front ends whose `x-forwarded-for` is believed.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<IpNet>);

@@ -1,7 +1,8 @@
-//! Collects the violations of one request part, field by field, so that the caller learns of
-//! every bad field at once. Messages never repeat the value.
+//! The rules of one request part, field by field (dates, presence, order, free text), each
+//! broken rule added to the part's [`Violations`] so that the caller learns of every bad field
+//! at once. Messages never repeat the value.
 
-use crate::error::FieldViolation;
+use crate::error::{FieldViolation, Violations};
 use crate::values::parse_date;
 use chrono::NaiveDate;
 
@@ -22,7 +23,7 @@ pub enum Use {
 pub struct Checker<'a> {
     parent: &'a str,
     pub today: NaiveDate,
-    violations: Vec<FieldViolation>,
+    violations: Violations,
 }
 
 impl<'a> Checker<'a> {
@@ -31,7 +32,7 @@ impl<'a> Checker<'a> {
         Self {
             parent,
             today,
-            violations: Vec::new(),
+            violations: Violations::new(),
         }
     }
 
@@ -45,7 +46,7 @@ impl<'a> Checker<'a> {
 
     pub fn fail(&mut self, field: &str, description: impl Into<String>) {
         let path = self.path(field);
-        self.violations.push(FieldViolation::new(path, description));
+        self.violations.add(FieldViolation::new(path, description));
     }
 
     pub fn is_ok(&self) -> bool {
@@ -53,7 +54,7 @@ impl<'a> Checker<'a> {
     }
 
     pub fn violations(self) -> Vec<FieldViolation> {
-        self.violations
+        self.violations.into_inner()
     }
 
     /// A value of a closed vocabulary, which must be given.
@@ -81,7 +82,7 @@ impl<'a> Checker<'a> {
             }
             Ok(date) => Some(date),
             Err(violation) => {
-                self.violations.push(violation);
+                self.violations.add(violation);
                 None
             }
         }

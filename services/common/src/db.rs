@@ -12,16 +12,17 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::OwnedMutexGuard;
 
-use crate::config::{Component, Databases};
+use crate::component;
+use crate::config::Databases;
 
 /// Connects to a service's database.
 pub async fn connect(
     databases: &Databases,
-    component: Component,
+    database: component::Database<'_>,
 ) -> Result<DatabaseConnection, DbErr> {
-    let url = match databases.url_of(component) {
+    let url = match database.url {
         Some(url) => url.to_owned(),
-        None => sqlite_url(&databases.data_dir, component.name())?,
+        None => sqlite_url(&databases.data_dir, database.name)?,
     };
     let embedded = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url);
@@ -47,27 +48,38 @@ pub async fn connect(
     Database::connect(options).await
 }
 
-/// Connects to a service's database and, when `migrate`, applies `M`'s pending migrations.
-/// Otherwise (several replicas, with a migration job run before them) it refuses to start on
-/// a schema that is behind, rather than fail on its first query.
+/// Connects to a service's database, applying `M`'s pending migrations first when start-up
+/// migrations are on. When they are off (several replicas, with a migration job run before
+/// them) it refuses to start on a schema that is behind, rather than fail on its first query.
 pub async fn open<M: MigratorTrait>(
     databases: &Databases,
-    component: Component,
-    migrate: bool,
+    database: component::Database<'_>,
 ) -> Result<DatabaseConnection, DbErr> {
-    let db = connect(databases, component).await?;
-    if migrate {
+    let db = connect(databases, database).await?;
+    if databases.migrate_on_start {
         M::up(&db, None).await?;
     } else {
         let pending = M::get_pending_migrations(&db).await?.len();
         if pending > 0 {
             return Err(DbErr::Custom(format!(
                 "the {} database has {pending} pending migrations: run `portal migrate` first",
-                component.name()
+                database.name
             )));
         }
     }
     Ok(db)
+}
+
+/// Applies `M`'s pending migrations to a service's database (`portal migrate`), as the task
+/// a component's `migrate` returns.
+pub fn migrate<'a, M: MigratorTrait>(
+    databases: &'a Databases,
+    database: component::Database<'a>,
+) -> component::Task<'a, ()> {
+    Box::pin(async move {
+        M::up(&connect(databases, database).await?, None).await?;
+        Ok(())
+    })
 }
 
 fn sqlite_url(data_dir: &Path, name: &str) -> Result<String, DbErr> {
@@ -188,15 +200,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("portal-{name}-{}", std::process::id()));
         let databases = Databases {
             data_dir: dir.clone(),
-            identity_database_url: None,
-            record_database_url: None,
-            employment_database_url: None,
-            document_database_url: None,
-            notification_database_url: None,
             migrate_on_start: true,
             database_max_connections: 2,
         };
-        let db = connect(&databases, Component::Record).await.unwrap();
+        let record = component::Database {
+            name: "record",
+            url: None,
+        };
+        let db = connect(&databases, record).await.unwrap();
         db.execute_unprepared("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
             .await
             .unwrap();

@@ -39,12 +39,27 @@ impl Violations {
         self.0.push(violation);
     }
 
+    pub fn extend(&mut self, violations: impl IntoIterator<Item = FieldViolation>) {
+        self.0.extend(violations);
+    }
+
     /// Keeps the parsed value, or records the violation and yields `None`.
     pub fn check<T>(&mut self, parsed: Result<T, FieldViolation>) -> Option<T> {
         match parsed {
             Ok(value) => Some(value),
             Err(violation) => {
                 self.0.push(violation);
+                None
+            }
+        }
+    }
+
+    /// Keeps the parsed value, or records every violation and yields `None`.
+    pub fn check_all<T>(&mut self, parsed: Result<T, Vec<FieldViolation>>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(violations) => {
+                self.0.extend(violations);
                 None
             }
         }
@@ -110,4 +125,17 @@ pub fn with_reason(code: Code, message: impl Into<String>, reason: &str) -> Stat
         message,
         ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new()),
     )
+}
+
+/// What a caller is told when a service this one called failed: bad input (with its field
+/// violations) and a record not found pass on as the service said them; anything else is that
+/// service being unavailable, whatever it said (logged here, not passed on).
+pub fn downstream(service: &'static str, status: Status) -> Status {
+    match status.code() {
+        Code::InvalidArgument | Code::NotFound => status,
+        code => {
+            tracing::warn!(service, ?code, "a call to another service failed");
+            Status::unavailable(format!("the {service} service is unavailable"))
+        }
+    }
 }

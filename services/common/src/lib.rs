@@ -2,11 +2,15 @@
 //! store, the principal assertion between components, database connections, and the domain
 //! value types parsed at the edge.
 
+pub mod assertion;
 pub mod checks;
 pub mod codes;
+pub mod component;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod error;
+pub mod kv;
 pub mod mask;
 pub mod metrics;
 pub mod notification;
@@ -20,6 +24,8 @@ pub mod update;
 pub mod upstream;
 pub mod values;
 
-pub use config::{CaptchaMode, Component, Config, SignInLimits, VerificationMode};
+pub use assertion::Signer;
+pub use component::{Component, Context};
+pub use config::{Config, VerificationMode};
 pub use error::{FieldViolation, Violations};
-pub use principal::{Assurance, Caller, Principal, Signer};
+pub use principal::{Assurance, Caller, Principal, Role};

@@ -7,8 +7,8 @@ use dqt_proto::dqt::notification::v1::SendEmailRequest;
 use dqt_proto::dqt::notification::v1::notification_service_client::NotificationServiceClient;
 use tonic::Status;
 
-use crate::principal::{Caller, Principal, Signer};
 use crate::upstream::{self, Upstream};
+use crate::{Caller, Principal, Signer};
 
 /// The notification service, called by a component on its own behalf.
 #[derive(Clone)]

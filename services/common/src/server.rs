@@ -18,8 +18,8 @@ use tonic_health::ServingStatus;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
+use crate::assertion::REQUEST_ID_HEADER;
 use crate::metrics::metrics;
-use crate::principal::REQUEST_ID_HEADER;
 
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 const REFLECTION_SERVICES: [&str; 2] = [
@@ -58,6 +58,30 @@ impl ShutdownSignal {
 pub struct Served {
     pub routes: Routes,
     pub services: Vec<&'static str>,
+}
+
+impl Served {
+    /// A component that serves one gRPC service.
+    pub fn one<S, B>(service: S) -> Self
+    where
+        S: Service<
+                Request<tonic::body::Body>,
+                Response = Response<B>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+        B::Error: Into<tonic::codegen::StdError>,
+    {
+        Self {
+            routes: Routes::new(service),
+            services: vec![S::NAME],
+        }
+    }
 }
 
 /// How a component serves: limits, TLS and the grace period of a stop.

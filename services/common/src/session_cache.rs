@@ -13,8 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 use redis::aio::{ConnectionLike as _, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, IntoConnectionInfo as _, ProtocolVersion, PushInfo, PushKind};
 
+use crate::kv::StoreError;
 use crate::principal::Principal;
-use crate::sessions::{SessionError, SessionPolicy, StoreError, decode_session, key};
+use crate::sessions::{SessionError, SessionPolicy, decode_session, key};
 
 /// The most sessions one gateway keeps.
 const CAPACITY: u64 = 200_000;

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
-use crate::Component;
 use crate::config::Tls;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
@@ -30,14 +29,15 @@ impl Tls {
             .transpose()
     }
 
-    /// How `component` serves: TLS when it has a certificate; for every service but the
-    /// gateway, callers must then present a certificate the authority signed.
-    pub fn server(&self, component: Component) -> Result<Option<ServerTlsConfig>, String> {
+    /// How a component serves: TLS when it has a certificate; for every component but the
+    /// `public` one (the gateway), callers must then present a certificate the authority
+    /// signed.
+    pub fn server(&self, public: bool) -> Result<Option<ServerTlsConfig>, String> {
         let Some(identity) = self.identity()? else {
             return Ok(None);
         };
         let mut config = ServerTlsConfig::new().identity(identity);
-        if component != Component::Gateway {
+        if !public {
             let authority = self.authority()?.ok_or(
                 "PORTAL_TLS_CA_FILE must be set with PORTAL_TLS_CERT_FILE: services require client certificates",
             )?;

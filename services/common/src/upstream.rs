@@ -13,7 +13,7 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 use tower::Service;
 
-use crate::principal::{DEFAULT_DEADLINE, parse_grpc_timeout};
+use crate::deadline::{DEFAULT_DEADLINE, parse_grpc_timeout};
 
 /// Tries of a read before its UNAVAILABLE is passed on.
 const READ_ATTEMPTS: u32 = 3;

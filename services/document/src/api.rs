@@ -1,14 +1,15 @@
 //! `dqt.document.v1.DocumentService`: each handler checks the caller, reads the teacher's
 //! record from the record service, and lists, issues or verifies documents.
 
+use portal_common::component::names;
 use std::sync::Arc;
 
 use dqt_proto::dqt::document::v1::document_service_server::DocumentService;
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
-use portal_common::principal::{EMPLOYER_ROLE, remaining_deadline};
+use portal_common::deadline::remaining_deadline;
 use portal_common::upstream::{self, Upstream};
-use portal_common::{Caller, FieldViolation, Signer};
+use portal_common::{Caller, FieldViolation, Role, Signer};
 use sha2::{Digest as _, Sha256};
 use tonic::{Request, Response, Status};
 
@@ -49,7 +50,10 @@ impl DocumentApi {
             let forwarded = self.signer.request(pb::GetMyRecordRequest {}, caller, left);
             async move { record.get_my_record(forwarded).await }
         });
-        Ok(read.await.map_err(Error::Record)?.into_inner())
+        Ok(read
+            .await
+            .map_err(|status| Error::Downstream(names::RECORD, status))?
+            .into_inner())
     }
 }
 
@@ -90,7 +94,7 @@ impl DocumentService for DocumentApi {
             documents::make(&fonts, &for_pdf, &for_entitlement, &shown_code, issued_at)
         })
         .await
-        .map_err(|e| Status::internal(format!("document task failed: {e}")))?
+        .map_err(|e| Error::Task(e.to_string()))?
         .map_err(Error::from)?;
         let sha256: String = Sha256::digest(&made.pdf)
             .iter()
@@ -125,7 +129,7 @@ impl DocumentService for DocumentApi {
         request: Request<pb::VerifyDocumentRequest>,
     ) -> Result<Response<pb::DocumentVerification>, Status> {
         let caller = Caller::of(&request)?;
-        if !caller.principal.has_role(EMPLOYER_ROLE) {
+        if !caller.principal.has_role(Role::EmployerCheck) {
             return Err(Error::PermissionDenied.into());
         }
         let code = code::parse("verification_code", &request.get_ref().verification_code)

@@ -15,8 +15,11 @@ pub enum Error {
     Pdf(#[from] crate::pdf::PdfError),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
-    #[error("record service: {0}")]
-    Record(Status),
+    /// A service this one called failed.
+    #[error("{0} service: {1}")]
+    Downstream(&'static str, Status),
+    #[error("a task stopped before it finished: {0}")]
+    Task(String),
 }
 
 impl From<FieldViolation> for Error {
@@ -43,12 +46,10 @@ impl From<Error> for Status {
                 tracing::error!(%error, "database call failed");
                 Status::unavailable("document register unavailable")
             }
-            Error::Record(status) if status.code() == tonic::Code::NotFound => {
-                Status::not_found("no such teacher record")
-            }
-            Error::Record(status) => {
-                tracing::warn!(code = ?status.code(), "record service call failed");
-                Status::unavailable("record service unavailable")
+            Error::Downstream(service, status) => portal_common::error::downstream(service, status),
+            Error::Task(detail) => {
+                tracing::error!(%detail, "document task failed");
+                Status::internal("internal error")
             }
         }
     }

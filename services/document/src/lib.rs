@@ -14,37 +14,57 @@ pub mod register;
 
 use std::sync::Arc;
 
-use dqt_proto::dqt::document::v1::document_service_server::{DocumentServiceServer, SERVICE_NAME};
+use dqt_proto::dqt::document::v1::document_service_server::DocumentServiceServer;
+use portal_common::component::{Context, names};
+use portal_common::config::parse_host_port;
 use portal_common::server::Served;
-use portal_common::upstream::Upstream;
-use portal_common::{Component, Config, Signer};
-use sea_orm::DbErr;
-
-/// Connects to the document database and applies its migrations (`portal migrate`).
-pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Document, true)
-        .await
-}
-
-/// Connects to the document database, migrating it first when start-up migrations are on.
-async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    let migrate = config.databases.migrate_on_start;
-    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Document, migrate)
-        .await
-}
-
-/// The document service, ready to serve: fonts parsed, register migrated.
-pub async fn served(config: &Config, signer: &Signer, record: Upstream) -> Result<Served, DbErr> {
-    let fonts = Fonts::load().map_err(|e| DbErr::Custom(format!("fonts: {e}")))?;
-    let register = register::Register::new(open(config).await?);
-    let api = api::DocumentApi::new(Arc::new(fonts), register, record, signer.clone());
-    Ok(Served {
-        routes: tonic::service::Routes::new(DocumentServiceServer::with_interceptor(
-            api,
-            signer.interceptor(),
-        )),
-        services: vec![SERVICE_NAME],
-    })
-}
 
 use fonts::Fonts;
+
+/// The document service's name.
+pub const NAME: &str = names::DOCUMENT;
+
+/// The document service's own settings.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Settings {
+    /// Address of the document service.
+    #[arg(id = "document_addr", long = "document-addr", env = "PORTAL_DOCUMENT_ADDR", default_value = "127.0.0.1:50055", value_parser = parse_host_port)]
+    pub addr: String,
+    /// Document service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(
+        id = "document_database_url",
+        long = "document-database-url",
+        env = "PORTAL_DOCUMENT_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// The document service, ready to serve: fonts parsed, register migrated.
+    async fn served(&self, context: &Context<'_>) -> anyhow::Result<Served> {
+        let fonts = Fonts::load().map_err(|e| anyhow::anyhow!("fonts: {e}"))?;
+        let db =
+            portal_common::db::open::<migration::Migrator>(&context.shared.databases, self.db())
+                .await?;
+        let signer = context.signer;
+        let api = api::DocumentApi::new(
+            Arc::new(fonts),
+            register::Register::new(db),
+            context.upstream(names::RECORD)?,
+            signer.clone(),
+        );
+        Ok(Served::one(DocumentServiceServer::with_interceptor(
+            api,
+            signer.interceptor(),
+        )))
+    }
+}
+
+portal_common::service_component!(
+    Settings,
+    name: NAME,
+    calls: [names::RECORD],
+    migrator: migration::Migrator,
+);

@@ -5,13 +5,12 @@ use chrono::Utc;
 use dqt_proto::dqt::employment::v1::employment_service_server::EmploymentService;
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::values::Trn;
-use portal_common::{Caller, FieldViolation};
-use tonic::{Code, Request, Response, Status};
+use portal_common::{Caller, Role};
+use tonic::{Request, Response, Status};
 
 use crate::domain::{self, Employment};
-use crate::store::{Store, StoreError};
-
-const NOT_FOUND: &str = "no such employment";
+use crate::error::Error;
+use crate::store::Store;
 
 pub struct EmploymentApi {
     store: Store,
@@ -23,20 +22,48 @@ impl EmploymentApi {
     }
 
     /// A teacher's employments, most recent start first.
-    async fn list(&self, trn: Trn) -> Result<Vec<pb::Employment>, Status> {
-        let employments = self.store.list(trn).await.map_err(unavailable)?;
+    async fn list(&self, trn: Trn) -> Result<Vec<pb::Employment>, Error> {
+        let employments = self.store.list(trn).await?;
         Ok(employments.iter().map(|(id, e)| e.to_proto(*id)).collect())
+    }
+
+    async fn create(&self, trn: Trn, input: &pb::Employment) -> Result<pb::Employment, Error> {
+        let employment = Employment::parse(input, Utc::now().date_naive())?;
+        let id = self.store.create(trn, &employment).await?;
+        Ok(employment.to_proto(id))
+    }
+
+    async fn update(
+        &self,
+        trn: Trn,
+        input: &pb::UpdateMyEmploymentRequest,
+    ) -> Result<pb::Employment, Error> {
+        let change = input.employment.clone().unwrap_or_default();
+        let id = employment_id(&change.id)?;
+        let current = self.store.get(trn, id).await?.ok_or(Error::NotFound)?;
+        let paths = portal_common::update::paths(
+            input.update_mask.as_ref(),
+            || domain::given(&change),
+            &domain::FIELDS,
+        )?;
+        let merged = domain::merge(&current.to_proto(id), &change, &paths)?;
+        let employment = Employment::parse(&merged, Utc::now().date_naive())?;
+        if !self.store.update(trn, id, &employment).await? {
+            return Err(Error::NotFound);
+        }
+        Ok(employment.to_proto(id))
+    }
+
+    async fn delete(&self, trn: Trn, id: &str) -> Result<(), Error> {
+        if self.store.delete(trn, employment_id(id)?).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
     }
 }
 
-fn unavailable(error: StoreError) -> Status {
-    tracing::error!(%error, "employment store failed");
-    Status::unavailable("employment store unavailable")
-}
-
-fn invalid(violations: &[FieldViolation]) -> Status {
-    portal_common::error::invalid_argument(violations)
-}
+type Reply<T> = Result<Response<T>, Status>;
 
 /// The TRN of the calling teacher, from the principal assertion: the "my" calls act on it and
 /// on no other.
@@ -44,17 +71,17 @@ fn own_trn<T>(request: &Request<T>) -> Result<Trn, Status> {
     Caller::of(request)?
         .principal
         .teacher_trn()
-        .ok_or_else(|| Status::permission_denied("teachers only"))
+        .ok_or_else(|| Error::PermissionDenied.into())
 }
 
 /// An employment id: a positive number; anything else is simply not one of the teacher's.
-fn employment_id(input: &str) -> Result<i64, Status> {
+fn employment_id(input: &str) -> Result<i64, Error> {
     input
         .trim()
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| Status::new(Code::NotFound, NOT_FOUND))
+        .ok_or(Error::NotFound)
 }
 
 #[tonic::async_trait]
@@ -62,7 +89,7 @@ impl EmploymentService for EmploymentApi {
     async fn list_my_employments(
         &self,
         request: Request<pb::ListMyEmploymentsRequest>,
-    ) -> Result<Response<pb::ListMyEmploymentsResponse>, Status> {
+    ) -> Reply<pb::ListMyEmploymentsResponse> {
         let employments = self.list(own_trn(&request)?).await?;
         Ok(Response::new(pb::ListMyEmploymentsResponse { employments }))
     }
@@ -70,11 +97,11 @@ impl EmploymentService for EmploymentApi {
     async fn list_employments(
         &self,
         request: Request<pb::ListEmploymentsRequest>,
-    ) -> Result<Response<pb::ListEmploymentsResponse>, Status> {
-        if !Caller::of(&request)?.principal.has_role("records:read") {
-            return Err(Status::permission_denied("not allowed"));
+    ) -> Reply<pb::ListEmploymentsResponse> {
+        if !Caller::of(&request)?.principal.has_role(Role::RecordsRead) {
+            return Err(Error::PermissionDenied.into());
         }
-        let trn = Trn::parse("trn", &request.get_ref().trn).map_err(|v| invalid(&[v]))?;
+        let trn = Trn::parse("trn", &request.get_ref().trn).map_err(Error::from)?;
         let employments = self.list(trn).await?;
         Ok(Response::new(pb::ListEmploymentsResponse { employments }))
     }
@@ -82,63 +109,26 @@ impl EmploymentService for EmploymentApi {
     async fn create_my_employment(
         &self,
         request: Request<pb::CreateMyEmploymentRequest>,
-    ) -> Result<Response<pb::Employment>, Status> {
+    ) -> Reply<pb::Employment> {
         let trn = own_trn(&request)?;
         let input = request.get_ref().employment.clone().unwrap_or_default();
-        let employment =
-            Employment::parse(&input, Utc::now().date_naive()).map_err(|v| invalid(&v))?;
-        let id = self
-            .store
-            .create(trn, &employment)
-            .await
-            .map_err(unavailable)?;
-        Ok(Response::new(employment.to_proto(id)))
+        Ok(Response::new(self.create(trn, &input).await?))
     }
 
     async fn update_my_employment(
         &self,
         request: Request<pb::UpdateMyEmploymentRequest>,
-    ) -> Result<Response<pb::Employment>, Status> {
-        let input = request.get_ref();
+    ) -> Reply<pb::Employment> {
         let trn = own_trn(&request)?;
-        let change = input.employment.clone().unwrap_or_default();
-        let id = employment_id(&change.id)?;
-        let current = self
-            .store
-            .get(trn, id)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| Status::not_found(NOT_FOUND))?;
-        let paths = portal_common::update::paths(
-            input.update_mask.as_ref(),
-            || domain::given(&change),
-            &domain::FIELDS,
-        )
-        .map_err(|v| invalid(&[v]))?;
-        let merged =
-            domain::merge(&current.to_proto(id), &change, &paths).map_err(|v| invalid(&v))?;
-        let employment =
-            Employment::parse(&merged, Utc::now().date_naive()).map_err(|v| invalid(&v))?;
-        if !self
-            .store
-            .update(trn, id, &employment)
-            .await
-            .map_err(unavailable)?
-        {
-            return Err(Status::not_found(NOT_FOUND));
-        }
-        Ok(Response::new(employment.to_proto(id)))
+        Ok(Response::new(self.update(trn, request.get_ref()).await?))
     }
 
     async fn delete_my_employment(
         &self,
         request: Request<pb::DeleteMyEmploymentRequest>,
-    ) -> Result<Response<pb::DeleteMyEmploymentResponse>, Status> {
+    ) -> Reply<pb::DeleteMyEmploymentResponse> {
         let trn = own_trn(&request)?;
-        let id = employment_id(&request.get_ref().id)?;
-        if !self.store.delete(trn, id).await.map_err(unavailable)? {
-            return Err(Status::not_found(NOT_FOUND));
-        }
+        self.delete(trn, &request.get_ref().id).await?;
         Ok(Response::new(pb::DeleteMyEmploymentResponse {}))
     }
 }

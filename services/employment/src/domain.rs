@@ -2,8 +2,8 @@
 
 use chrono::NaiveDate;
 use dqt_proto::dqt::portal::v1 as pb;
-use portal_common::FieldViolation;
 use portal_common::checks::{Checker, Use};
+use portal_common::{FieldViolation, Violations};
 
 const PARENT: &str = "employment";
 const MAX_TEXT: usize = 200;
@@ -227,7 +227,7 @@ pub fn merge(
     paths: &[String],
 ) -> Result<pb::Employment, Vec<FieldViolation>> {
     let mut merged = current.clone();
-    let mut violations = Vec::new();
+    let mut violations = Violations::new();
     for path in paths {
         let field = path.strip_prefix("employment.").unwrap_or(path);
         match field {
@@ -243,7 +243,7 @@ pub fn merge(
             "employment_type" => merged.employment_type = change.employment_type,
             "start_date" => merged.start_date = change.start_date.clone(),
             "end_date" => merged.end_date = change.end_date.clone(),
-            other => violations.push(FieldViolation::new(
+            other => violations.add(FieldViolation::new(
                 "update_mask",
                 format!("`{other}` is not a field that can be changed"),
             )),
@@ -252,7 +252,7 @@ pub fn merge(
     if violations.is_empty() {
         Ok(merged)
     } else {
-        Err(violations)
+        Err(violations.into_inner())
     }
 }
 

@@ -2,41 +2,51 @@
 
 pub mod api;
 pub mod domain;
+pub mod error;
 pub mod migration;
 pub mod store;
 
-use dqt_proto::dqt::employment::v1::employment_service_server::{
-    EmploymentServiceServer, SERVICE_NAME,
-};
+use dqt_proto::dqt::employment::v1::employment_service_server::EmploymentServiceServer;
+use portal_common::component::{Context, names};
+use portal_common::config::parse_host_port;
 use portal_common::server::Served;
-use portal_common::{Component, Config, Signer};
-use sea_orm::DbErr;
 
-/// Connects to the employment database and applies its migrations (`portal migrate`).
-pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Employment, true)
-        .await
+/// The employment service's name.
+pub const NAME: &str = names::EMPLOYMENT;
+
+/// The employment service's own settings.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Settings {
+    /// Address of the employment service.
+    #[arg(id = "employment_addr", long = "employment-addr", env = "PORTAL_EMPLOYMENT_ADDR", default_value = "127.0.0.1:50054", value_parser = parse_host_port)]
+    pub addr: String,
+    /// Employment service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(
+        id = "employment_database_url",
+        long = "employment-database-url",
+        env = "PORTAL_EMPLOYMENT_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
 }
 
-/// Connects to the employment database, migrating it first when start-up migrations are on.
-async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    let migrate = config.databases.migrate_on_start;
-    portal_common::db::open::<migration::Migrator>(
-        &config.databases,
-        Component::Employment,
-        migrate,
-    )
-    .await
+impl Settings {
+    /// The employment service, ready to serve.
+    async fn served(&self, context: &Context<'_>) -> anyhow::Result<Served> {
+        let db =
+            portal_common::db::open::<migration::Migrator>(&context.shared.databases, self.db())
+                .await?;
+        Ok(Served::one(EmploymentServiceServer::with_interceptor(
+            api::EmploymentApi::new(store::Store::new(db)),
+            context.signer.interceptor(),
+        )))
+    }
 }
 
-/// The employment service, ready to serve.
-pub async fn served(config: &Config, signer: &Signer) -> Result<Served, DbErr> {
-    let store = store::Store::new(open(config).await?);
-    Ok(Served {
-        routes: tonic::service::Routes::new(EmploymentServiceServer::with_interceptor(
-            api::EmploymentApi::new(store),
-            signer.interceptor(),
-        )),
-        services: vec![SERVICE_NAME],
-    })
-}
+portal_common::service_component!(
+    Settings,
+    name: NAME,
+    calls: [],
+    migrator: migration::Migrator,
+);

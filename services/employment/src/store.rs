@@ -5,11 +5,12 @@ use chrono::Utc;
 use portal_common::values::Trn;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, DbErr, EntityTrait as _,
+    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _,
     QueryFilter as _, QueryOrder as _,
 };
 
 use crate::domain::{Employment, EmploymentType};
+use crate::error::Error;
 
 pub mod employment {
     use sea_orm::entity::prelude::*;
@@ -38,20 +39,12 @@ pub mod employment {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    Database(#[from] DbErr),
-    #[error("stored employment {0} is inconsistent")]
-    Corrupt(i64),
-}
-
-fn from_row(row: employment::Model) -> Result<(i64, Employment), StoreError> {
+fn from_row(row: employment::Model) -> Result<(i64, Employment), Error> {
     Ok((
         row.id,
         Employment {
             employment_type: EmploymentType::from_stored(&row.employment_type)
-                .ok_or(StoreError::Corrupt(row.id))?,
+                .ok_or(Error::Corrupt(row.id))?,
             establishment_name: row.establishment_name,
             urn: row.urn,
             local_authority_code: row.local_authority_code,
@@ -87,7 +80,7 @@ impl Store {
 
     /// A teacher's employments, latest start first.
     #[tracing::instrument(name = "store", skip_all, fields(op = "list"))]
-    pub async fn list(&self, trn: Trn) -> Result<Vec<(i64, Employment)>, StoreError> {
+    pub async fn list(&self, trn: Trn) -> Result<Vec<(i64, Employment)>, Error> {
         employment::Entity::find()
             .filter(employment::Column::Trn.eq(trn.to_string()))
             .order_by_desc(employment::Column::StartDate)
@@ -101,7 +94,7 @@ impl Store {
 
     /// One of the teacher's employments.
     #[tracing::instrument(name = "store", skip_all, fields(op = "get"))]
-    pub async fn get(&self, trn: Trn, id: i64) -> Result<Option<Employment>, StoreError> {
+    pub async fn get(&self, trn: Trn, id: i64) -> Result<Option<Employment>, Error> {
         employment::Entity::find_by_id(id)
             .filter(employment::Column::Trn.eq(trn.to_string()))
             .one(&self.db)
@@ -111,7 +104,7 @@ impl Store {
     }
 
     #[tracing::instrument(name = "store", skip_all, fields(op = "create"))]
-    pub async fn create(&self, trn: Trn, e: &Employment) -> Result<i64, StoreError> {
+    pub async fn create(&self, trn: Trn, e: &Employment) -> Result<i64, Error> {
         let mut row = employment::ActiveModel {
             trn: Set(trn.to_string()),
             created_at: Set(Utc::now()),
@@ -123,7 +116,7 @@ impl Store {
 
     /// Replaces one of the teacher's employments; false when there is none with that id.
     #[tracing::instrument(name = "store", skip_all, fields(op = "update"))]
-    pub async fn update(&self, trn: Trn, id: i64, e: &Employment) -> Result<bool, StoreError> {
+    pub async fn update(&self, trn: Trn, id: i64, e: &Employment) -> Result<bool, Error> {
         let mut row = <employment::ActiveModel as Default>::default();
         columns(&mut row, e);
         let updated = employment::Entity::update_many()
@@ -137,7 +130,7 @@ impl Store {
 
     /// Deletes one of the teacher's employments; false when there is none with that id.
     #[tracing::instrument(name = "store", skip_all, fields(op = "delete"))]
-    pub async fn delete(&self, trn: Trn, id: i64) -> Result<bool, StoreError> {
+    pub async fn delete(&self, trn: Trn, id: i64) -> Result<bool, Error> {
         let deleted = employment::Entity::delete_many()
             .filter(employment::Column::Id.eq(id))
             .filter(employment::Column::Trn.eq(trn.to_string()))

@@ -6,13 +6,14 @@ use dqt_proto::dqt::notification::v1::{EmailTemplate, SendEmailRequest};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
 use dqt_proto::dqt::record::v1::{GetTeacherEmailRequest, MatchTeacherRequest};
+use portal_common::component::names;
+use portal_common::deadline::remaining_deadline;
 use portal_common::notification::Notifier;
-use portal_common::principal::{EMPLOYER_ROLE, INTERNAL_ROLES, Principal, remaining_deadline};
 use portal_common::sessions::{NewSession, Sessions};
 use portal_common::upstream::{self, Upstream};
 use portal_common::values::Trn;
 use portal_common::{
-    Assurance, Caller, FieldViolation, SignInLimits, Signer, Violations, codes, mask,
+    Assurance, Caller, FieldViolation, Principal, Role, Signer, Violations, codes, mask,
 };
 use tonic::{Request, Response, Status};
 
@@ -20,13 +21,8 @@ use crate::captcha::Captchas;
 use crate::error::Error;
 use crate::secrets;
 use crate::store::{NewClient, Store};
-use crate::throttle::{Gate, Throttle};
+use crate::throttle::{Gate, SignInLimits, Throttle};
 use crate::verification::{Checked, Verifications};
-
-/// The component that forwards the public Authentication API here.
-const GATEWAY: &str = "gateway";
-/// This service's name when it calls others on its own behalf.
-const IDENTITY: &str = "identity";
 
 pub struct IdentityApi {
     store: Store,
@@ -63,7 +59,7 @@ impl IdentityApi {
             verifications: Verifications::new(sessions.store().clone(), signer.clone()),
             sessions,
             record: RecordServiceClient::new(upstreams.record),
-            notifier: Notifier::new(upstreams.notification, signer.clone(), IDENTITY),
+            notifier: Notifier::new(upstreams.notification, signer.clone(), crate::NAME),
             signer,
             decoy_hash,
         })
@@ -72,7 +68,7 @@ impl IdentityApi {
     /// Identity itself as the caller, serving the public request `caller` made.
     fn on_own_behalf(caller: &Caller) -> Caller {
         Caller {
-            principal: Principal::Service(IDENTITY.to_owned()),
+            principal: Principal::Service(crate::NAME.to_owned()),
             request_id: caller.request_id.clone(),
             on_behalf_of: None,
             session_id: None,
@@ -91,7 +87,7 @@ impl IdentityApi {
 
 fn require_gateway(caller: &Caller) -> Result<(), Error> {
     match &caller.principal {
-        Principal::Service(name) if name == GATEWAY => Ok(()),
+        Principal::Service(name) if name == names::GATEWAY => Ok(()),
         _ => Err(Error::PermissionDenied),
     }
 }
@@ -138,17 +134,16 @@ fn parse_client_id(field: &str, input: &str) -> Result<String, FieldViolation> {
     }
 }
 
-fn parse_roles(field: &str, input: &[String]) -> Result<Vec<String>, FieldViolation> {
+fn parse_roles(field: &str, input: &[String]) -> Result<Vec<Role>, FieldViolation> {
     if input.is_empty() {
         return Err(FieldViolation::new(field, "at least one role is required"));
     }
     let mut roles = Vec::with_capacity(input.len());
-    for role in input {
-        if role != EMPLOYER_ROLE && !INTERNAL_ROLES.contains(&role.as_str()) {
-            return Err(FieldViolation::new(field, "contains an unknown role"));
-        }
-        if !roles.contains(role) {
-            roles.push(role.clone());
+    for name in input {
+        let role = Role::parse(name)
+            .ok_or_else(|| FieldViolation::new(field, "contains an unknown role"))?;
+        if !roles.contains(&role) {
+            roles.push(role);
         }
     }
     Ok(roles)
@@ -163,7 +158,7 @@ pub async fn bootstrap_admin(store: &Store, secret: &str) -> Result<(), Error> {
         )
         .into());
     }
-    let roles: Vec<String> = INTERNAL_ROLES.iter().map(|r| (*r).to_owned()).collect();
+    let roles = Role::INTERNAL;
     store
         .upsert_client(&NewClient {
             client_id: "admin",
@@ -240,7 +235,7 @@ impl IdentityService for IdentityApi {
                 } else {
                     self.throttle.withdraw(&attempt).await?;
                 }
-                return Err(Error::Record(status).into());
+                return Err(Error::Downstream(names::RECORD, status).into());
             }
         };
         let matched = outcome
@@ -331,7 +326,7 @@ impl IdentityService for IdentityApi {
             async move { record.get_teacher_email(request).await }
         })
         .await
-        .map_err(Error::Record)?
+        .map_err(|status| Error::Downstream(names::RECORD, status))?
         .into_inner()
         .email;
         if email.is_empty() {
@@ -358,7 +353,7 @@ impl IdentityService for IdentityApi {
                 .withdraw(trn)
                 .await
                 .map_err(Error::from)?;
-            return Err(Error::Notification(status).into());
+            return Err(Error::Downstream(names::NOTIFICATION, status).into());
         }
         let started = self
             .verifications
@@ -415,7 +410,7 @@ impl IdentityService for IdentityApi {
         request: Request<pb::RevokeTeacherSessionsRequest>,
     ) -> Result<Response<pb::RevokeTeacherSessionsResponse>, Status> {
         let caller = Caller::of(&request)?;
-        if !caller.principal.has_role("clients:manage") {
+        if !caller.principal.has_role(Role::ClientsManage) {
             return Err(Error::PermissionDenied.into());
         }
         let trn = Trn::parse("trn", &request.get_ref().trn).map_err(Error::from)?;
@@ -448,7 +443,7 @@ impl IdentityService for IdentityApi {
         request: Request<pb::CreateClientRequest>,
     ) -> Result<Response<pb::CreatedClient>, Status> {
         let caller = Caller::of(&request)?;
-        if !caller.principal.has_role("clients:manage") {
+        if !caller.principal.has_role(Role::ClientsManage) {
             return Err(Error::PermissionDenied.into());
         }
         let request = request.get_ref();
@@ -504,7 +499,7 @@ mod tests {
     fn roles_must_be_known() {
         assert_eq!(
             parse_roles("r", &["employer:check".into(), "employer:check".into()]).unwrap(),
-            ["employer:check"]
+            [Role::EmployerCheck]
         );
         assert!(parse_roles("r", &[]).is_err());
         assert!(parse_roles("r", &["root".into()]).is_err());

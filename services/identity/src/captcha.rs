@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dqt_proto::dqt::portal::v1 as pb;
-use portal_common::sessions::SessionStore;
+use portal_common::kv::SessionStore;
 
 use crate::error::Error;
 
@@ -91,7 +91,7 @@ impl Captchas {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portal_common::sessions::MemoryStore;
+    use portal_common::kv::MemoryStore;
 
     #[tokio::test]
     async fn a_captcha_is_a_png_answered_once_ignoring_case_and_spaces() {

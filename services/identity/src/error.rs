@@ -2,7 +2,7 @@
 
 use portal_common::FieldViolation;
 use portal_common::error::{reason, with_reason};
-use portal_common::sessions::StoreError;
+use portal_common::kv::StoreError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
@@ -33,8 +33,9 @@ pub enum Error {
     VerificationExpired,
     #[error("the session has ended")]
     SessionEnded,
-    #[error("notification service: {0}")]
-    Notification(Status),
+    /// A service this one called failed.
+    #[error("{0} service: {1}")]
+    Downstream(&'static str, Status),
     #[error("captcha: {0}")]
     Captcha(String),
     #[error("hashing: {0}")]
@@ -43,8 +44,6 @@ pub enum Error {
     SessionStore(#[from] StoreError),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
-    #[error("record service: {0}")]
-    Record(Status),
 }
 
 impl From<FieldViolation> for Error {
@@ -85,10 +84,7 @@ impl From<Error> for Status {
             Error::WrongCode => portal_common::codes::wrong_code(),
             Error::VerificationExpired => portal_common::codes::expired(),
             Error::SessionEnded => Status::unauthenticated("session missing, expired or revoked"),
-            Error::Notification(status) => {
-                tracing::warn!(code = ?status.code(), "notification service call failed");
-                Status::unavailable("the email could not be sent: try again")
-            }
+            Error::Downstream(service, status) => portal_common::error::downstream(service, status),
             Error::Captcha(detail) => {
                 tracing::error!(%detail, "captcha could not be made");
                 Status::internal("internal error")
@@ -101,13 +97,6 @@ impl From<Error> for Status {
             Error::Database(error) => {
                 tracing::error!(%error, "database call failed");
                 Status::unavailable("identity store unavailable")
-            }
-            // Bad input found by the record service keeps its field violations; anything else
-            // is the record service being unavailable, whatever it said.
-            Error::Record(status) if status.code() == tonic::Code::InvalidArgument => status,
-            Error::Record(status) => {
-                tracing::warn!(code = ?status.code(), "record service call failed");
-                Status::unavailable("record service unavailable")
             }
         }
     }

@@ -10,52 +10,71 @@ pub mod store;
 pub mod throttle;
 pub mod verification;
 
-use dqt_proto::dqt::identity::v1::identity_service_server::{IdentityServiceServer, SERVICE_NAME};
+use dqt_proto::dqt::identity::v1::identity_service_server::IdentityServiceServer;
+use portal_common::component::{Context, names};
+use portal_common::config::parse_host_port;
 use portal_common::server::Served;
-use portal_common::sessions::Sessions;
-use portal_common::{Component, Config, Signer};
-use sea_orm::DbErr;
 
 pub use api::Upstreams;
 pub use error::Error;
 
-/// Connects to the identity database and applies its migrations (`portal migrate`).
-pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Identity, true)
-        .await
+/// The identity service's name.
+pub const NAME: &str = names::IDENTITY;
+
+/// The identity service's own settings.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Settings {
+    /// Address of the identity service.
+    #[arg(id = "identity_addr", long = "identity-addr", env = "PORTAL_IDENTITY_ADDR", default_value = "127.0.0.1:50052", value_parser = parse_host_port)]
+    pub addr: String,
+    /// Identity service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(
+        id = "identity_database_url",
+        long = "identity-database-url",
+        env = "PORTAL_IDENTITY_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// When set, start-up creates or updates the client `admin` with every internal role.
+    #[arg(long, env = "PORTAL_ADMIN_CLIENT_SECRET", hide_env_values = true)]
+    pub admin_client_secret: Option<String>,
+    #[command(flatten)]
+    pub sign_in: throttle::SignInLimits,
 }
 
-/// Connects to the identity database, migrating it first when start-up migrations are on.
-async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    let migrate = config.databases.migrate_on_start;
-    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Identity, migrate)
-        .await
-}
-
-/// The identity service, ready to serve. Bootstraps `admin` when a secret is configured.
-pub async fn served(
-    config: &Config,
-    signer: &Signer,
-    sessions: Sessions,
-    upstreams: Upstreams,
-) -> Result<Served, Error> {
-    let store = store::Store::new(open(config).await?);
-    if let Some(secret) = &config.admin_client_secret {
-        api::bootstrap_admin(&store, secret).await?;
-    }
-    let api = api::IdentityApi::new(
-        store,
-        sessions,
-        config.sign_in.clone(),
-        upstreams,
-        signer.clone(),
-    )
-    .await?;
-    Ok(Served {
-        routes: tonic::service::Routes::new(IdentityServiceServer::with_interceptor(
+impl Settings {
+    /// The identity service, ready to serve. Bootstraps `admin` when a secret is configured.
+    async fn served(&self, context: &Context<'_>) -> anyhow::Result<Served> {
+        let db =
+            portal_common::db::open::<migration::Migrator>(&context.shared.databases, self.db())
+                .await?;
+        let store = store::Store::new(db);
+        if let Some(secret) = &self.admin_client_secret {
+            api::bootstrap_admin(&store, secret).await?;
+        }
+        let signer = context.signer;
+        let api = api::IdentityApi::new(
+            store,
+            context.sessions.clone(),
+            self.sign_in.clone(),
+            Upstreams {
+                record: context.upstream(names::RECORD)?,
+                notification: context.upstream(names::NOTIFICATION)?,
+            },
+            signer.clone(),
+        )
+        .await?;
+        Ok(Served::one(IdentityServiceServer::with_interceptor(
             api,
             signer.interceptor(),
-        )),
-        services: vec![SERVICE_NAME],
-    })
+        )))
+    }
 }
+
+portal_common::service_component!(
+    Settings,
+    name: NAME,
+    calls: [names::RECORD, names::NOTIFICATION],
+    migrator: migration::Migrator,
+);

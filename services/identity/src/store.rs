@@ -1,6 +1,7 @@
 //! Client accounts: the secret is kept only as an Argon2id hash.
 
 use chrono::Utc;
+use portal_common::Role;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait as _};
 
@@ -30,7 +31,7 @@ pub mod client {
 pub struct Client {
     pub client_id: String,
     pub secret_hash: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
 }
 
 /// A client account to create or replace.
@@ -38,7 +39,7 @@ pub struct NewClient<'a> {
     pub client_id: &'a str,
     pub display_name: &'a str,
     pub secret_hash: String,
-    pub roles: &'a [String],
+    pub roles: &'a [Role],
 }
 
 impl NewClient<'_> {
@@ -48,7 +49,12 @@ impl NewClient<'_> {
             client_id: Set(self.client_id.to_owned()),
             display_name: Set(self.display_name.to_owned()),
             secret_hash: Set(self.secret_hash.clone()),
-            roles: Set(self.roles.join(" ")),
+            roles: Set(self
+                .roles
+                .iter()
+                .map(|role| role.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -73,7 +79,11 @@ impl Store {
             .map(|model| Client {
                 client_id: model.client_id,
                 secret_hash: model.secret_hash,
-                roles: model.roles.split_whitespace().map(str::to_owned).collect(),
+                roles: model
+                    .roles
+                    .split_whitespace()
+                    .filter_map(Role::parse)
+                    .collect(),
             }))
     }
 

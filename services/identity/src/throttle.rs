@@ -6,13 +6,47 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use portal_common::kv::SessionStore;
 use portal_common::metrics::metrics;
-use portal_common::sessions::SessionStore;
 use portal_common::values::Trn;
-use portal_common::{CaptchaMode, SignInLimits};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::Error;
+
+/// When a teacher's sign-in needs a solved captcha.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CaptchaMode {
+    /// Every sign-in (the old portal's way).
+    Always,
+    /// After failed sign-ins for the TRN or the source (GOV.UK's advice).
+    StepUp,
+    /// Never.
+    Off,
+}
+
+/// Throttling of teacher sign-in. Counts live in the session store, shared by every instance.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct SignInLimits {
+    /// When a captcha is needed: always, step-up or off.
+    #[arg(long, env = "PORTAL_CAPTCHA", value_enum, default_value_t = CaptchaMode::StepUp)]
+    pub captcha: CaptchaMode,
+    /// Failed sign-ins count for this many seconds from the first one.
+    #[arg(long, env = "PORTAL_SIGN_IN_WINDOW_SECONDS", default_value_t = 15 * 60)]
+    pub window_seconds: u64,
+    /// With step-up, failures for a TRN or a source after which a captcha is needed.
+    #[arg(long, env = "PORTAL_CAPTCHA_AFTER_FAILURES", default_value_t = 3)]
+    pub captcha_after_failures: u32,
+    /// Failures for one TRN after which it is locked.
+    #[arg(long, env = "PORTAL_TRN_LOCK_AFTER_FAILURES", default_value_t = 5)]
+    pub trn_lock_after_failures: u32,
+    /// Failures from one source after which it is locked.
+    #[arg(long, env = "PORTAL_SOURCE_LOCK_AFTER_FAILURES", default_value_t = 30)]
+    pub source_lock_after_failures: u32,
+    /// How long a lock lasts, in seconds.
+    #[arg(long, env = "PORTAL_SIGN_IN_LOCK_SECONDS", default_value_t = 15 * 60)]
+    pub lock_seconds: u64,
+}
 
 /// What the counts allow for one sign-in attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use dqt_proto::dqt::auth::v1::PendingVerification;
 use portal_common::Signer;
 use portal_common::codes;
-use portal_common::sessions::{SessionStore, StoreError};
+use portal_common::kv::{SessionStore, StoreError};
 use portal_common::values::Trn;
 use prost::Message as _;
 
@@ -169,7 +169,7 @@ impl Verifications {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portal_common::sessions::MemoryStore;
+    use portal_common::kv::MemoryStore;
 
     fn verifications() -> Verifications {
         Verifications::new(Arc::new(MemoryStore::default()), Signer::random())

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use dqt_proto::dqt::notification::v1::notification_service_server::NotificationService;
 use dqt_proto::dqt::notification::v1::{SendEmailRequest, SendEmailResponse};
 use portal_common::metrics::metrics;
-use portal_common::{Caller, FieldViolation, Principal};
+use portal_common::{Caller, FieldViolation, Principal, Violations};
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
@@ -45,24 +45,24 @@ struct Checked {
 }
 
 fn check(request: &SendEmailRequest, now: DateTime<Utc>) -> Result<Checked, Error> {
-    let mut violations = Vec::new();
+    let mut violations = Violations::new();
     let key = request.idempotency_key.trim();
     if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
-        violations.push(FieldViolation::new(
+        violations.add(FieldViolation::new(
             "idempotency_key",
             "is required, at most 200 characters",
         ));
     }
     let template = Template::of(request.template());
     if template.is_none() {
-        violations.push(FieldViolation::new(
+        violations.add(FieldViolation::new(
             "template",
             "is required and must be one of the defined values",
         ));
     }
     let recipient = request.recipient.trim();
     if recipient.len() > 254 || recipient.parse::<lettre::Address>().is_err() {
-        violations.push(FieldViolation::new("recipient", "must be an email address"));
+        violations.add(FieldViolation::new("recipient", "must be an email address"));
     }
     if let Some(template) = template {
         let wanted: Vec<&str> = template.parameters.to_vec();
@@ -71,7 +71,7 @@ fn check(request: &SendEmailRequest, now: DateTime<Utc>) -> Result<Checked, Erro
         let mut sorted = wanted.clone();
         sorted.sort_unstable();
         if given != sorted {
-            violations.push(FieldViolation::new(
+            violations.add(FieldViolation::new(
                 "parameters",
                 format!("must be exactly: {}", wanted.join(", ")),
             ));
@@ -81,7 +81,7 @@ fn check(request: &SendEmailRequest, now: DateTime<Utc>) -> Result<Checked, Erro
             .values()
             .any(|v| v.len() > MAX_PARAMETER || v.chars().any(char::is_control))
         {
-            violations.push(FieldViolation::new(
+            violations.add(FieldViolation::new(
                 "parameters",
                 format!("each value at most {MAX_PARAMETER} bytes, without control characters"),
             ));
@@ -95,7 +95,7 @@ fn check(request: &SendEmailRequest, now: DateTime<Utc>) -> Result<Checked, Erro
             .filter(|at| *at > now && *at <= now + MAX_LIFETIME),
     };
     if expires_at.is_none() {
-        violations.push(FieldViolation::new(
+        violations.add(FieldViolation::new(
             "expire_time",
             "must be in the future, at most 7 days from now",
         ));
@@ -112,7 +112,7 @@ fn check(request: &SendEmailRequest, now: DateTime<Utc>) -> Result<Checked, Erro
                 .collect(),
             expires_at,
         }),
-        _ => Err(Error::InvalidArgument(violations)),
+        _ => Err(Error::InvalidArgument(violations.into_inner())),
     }
 }
 

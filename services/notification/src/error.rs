@@ -9,8 +9,6 @@ pub enum Error {
     InvalidArgument(Vec<FieldViolation>),
     #[error("not allowed")]
     PermissionDenied,
-    #[error("configuration: {0}")]
-    Configuration(String),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -22,10 +20,6 @@ impl From<Error> for Status {
                 portal_common::error::invalid_argument(&violations)
             }
             Error::PermissionDenied => Status::permission_denied("not allowed"),
-            Error::Configuration(detail) => {
-                tracing::error!(%detail, "notification service misconfigured");
-                Status::internal("internal error")
-            }
             Error::Database(error) => {
                 tracing::error!(%error, "database call failed");
                 Status::unavailable("email queue unavailable")

@@ -13,52 +13,83 @@ pub mod templates;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dqt_proto::dqt::notification::v1::notification_service_server::{
-    NotificationServiceServer, SERVICE_NAME,
-};
+use dqt_proto::dqt::notification::v1::notification_service_server::NotificationServiceServer;
+use portal_common::component::{Context, names};
+use portal_common::config::parse_host_port;
 use portal_common::server::Served;
-use portal_common::{Component, Config, Signer};
-use sea_orm::DbErr;
 
 pub use error::Error;
 
-/// Connects to the notification database and applies its migrations (`portal migrate`).
-pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Notification, true)
-        .await
+/// The notification service's name.
+pub const NAME: &str = names::NOTIFICATION;
+
+/// The notification service's own settings: where it is, and how it delivers email.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Settings {
+    /// Address of the notification service.
+    #[arg(id = "notification_addr", long = "notification-addr", env = "PORTAL_NOTIFICATION_ADDR", default_value = "127.0.0.1:50056", value_parser = parse_host_port)]
+    pub addr: String,
+    /// Notification service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(
+        id = "notification_database_url",
+        long = "notification-database-url",
+        env = "PORTAL_NOTIFICATION_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// The mail server, e.g. `smtp://127.0.0.1:2525` (no TLS), `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:password@host:465`. When unset, each email is written as an
+    /// `.eml` file under `$PORTAL_DATA_DIR/outbox/`.
+    #[arg(long, env = "PORTAL_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every email, e.g. `Teaching record <no-reply@example.gov.uk>`.
+    #[arg(
+        long,
+        env = "PORTAL_EMAIL_FROM",
+        default_value = "Teacher Self-Service Portal <no-reply@localhost>"
+    )]
+    pub email_from: String,
+    /// The longest wait between two tries of an email the mail server did not take, in
+    /// seconds (the wait doubles from 1 s up to this).
+    #[arg(long, env = "PORTAL_EMAIL_RETRY_MAX_SECONDS", default_value_t = 300)]
+    pub email_retry_max_seconds: u64,
 }
 
-/// The notification service, ready to serve, with its delivery running.
-pub async fn served(config: &Config, signer: &Signer) -> Result<Served, Error> {
-    let from: lettre::message::Mailbox = config.email.email_from.parse().map_err(|_| {
-        Error::Configuration("PORTAL_EMAIL_FROM: expected Name <address@example.org>".into())
-    })?;
-    let transport =
-        delivery::Transport::new(config.email.smtp_url.as_deref(), &config.databases.data_dir)
-            .map_err(Error::Configuration)?;
-    let db = portal_common::db::open::<migration::Migrator>(
-        &config.databases,
-        Component::Notification,
-        config.databases.migrate_on_start,
-    )
-    .await?;
-    let store = store::Store::new(db);
-    let wake = Arc::new(tokio::sync::Notify::new());
-    tokio::spawn(
-        delivery::Delivery {
-            store: store.clone(),
-            transport,
-            from,
-            retry_max: Duration::from_secs(config.email.email_retry_max_seconds),
-            wake: wake.clone(),
-        }
-        .run(),
-    );
-    Ok(Served {
-        routes: tonic::service::Routes::new(NotificationServiceServer::with_interceptor(
+impl Settings {
+    /// The notification service, ready to serve, with its delivery running.
+    async fn served(&self, context: &Context<'_>) -> anyhow::Result<Served> {
+        let shared = context.shared;
+        let from: lettre::message::Mailbox = self.email_from.parse().map_err(|_| {
+            anyhow::anyhow!("PORTAL_EMAIL_FROM: expected Name <address@example.org>")
+        })?;
+        let transport =
+            delivery::Transport::new(self.smtp_url.as_deref(), &shared.databases.data_dir)
+                .map_err(anyhow::Error::msg)?;
+        let db =
+            portal_common::db::open::<migration::Migrator>(&shared.databases, self.db()).await?;
+        let store = store::Store::new(db);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(
+            delivery::Delivery {
+                store: store.clone(),
+                transport,
+                from,
+                retry_max: Duration::from_secs(self.email_retry_max_seconds),
+                wake: wake.clone(),
+            }
+            .run(),
+        );
+        Ok(Served::one(NotificationServiceServer::with_interceptor(
             api::NotificationApi::new(store, wake),
-            signer.interceptor(),
-        )),
-        services: vec![SERVICE_NAME],
-    })
+            context.signer.interceptor(),
+        )))
+    }
 }
+
+portal_common::service_component!(
+    Settings,
+    name: NAME,
+    calls: [],
+    migrator: migration::Migrator,
+);

@@ -8,28 +8,26 @@ use dqt_proto::dqt::record::v1::record_service_server::RecordService;
 use dqt_proto::dqt::record::v1::{
     GetTeacherEmailRequest, GetTeacherEmailResponse, MatchTeacherRequest, MatchTeacherResponse,
 };
+use portal_common::component::names;
+use portal_common::deadline::remaining_deadline;
 use portal_common::notification::Notifier;
-use portal_common::principal::{EMPLOYER_ROLE, Principal, remaining_deadline};
-use portal_common::values::{
-    DateOfBirth, MAX_BULK_CHECKS, NamePart, Nino, PersonName, Trn, parse_date,
-};
+use portal_common::values::{MAX_BULK_CHECKS, NamePart, Trn, parse_date};
 use portal_common::{
-    Assurance, Caller, FieldViolation, Signer, VerificationMode, Violations, codes, update,
+    Assurance, Caller, FieldViolation, Principal, Role, Signer, VerificationMode, Violations,
+    codes, update,
 };
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
-    CONTACT_FIELDS, ChangeStatus, ContactDetails, Decision, Induction, Mq, NewAlert,
-    NewChangeRequest, NewRecord, Npq, ProfessionalStatus, SignInDetails, TeacherUpdate,
+    AuditAction, CONTACT_FIELDS, ChangeStatus, ContactDetails, Decision, Induction, Mq, NewAlert,
+    NewChangeRequest, NewRecord, Npq, ProfessionalStatus, SignInDetails, TeacherUpdate, TrnQuery,
     parse_close_date,
 };
 use crate::error::Error;
 use crate::paging;
-use crate::store::{AuditEntry, NewEmail, Store, TEACHER, TrnQuery};
+use crate::store::{AuditEntry, NewEmail, Store, TEACHER};
 use crate::views::{self, Audience};
 
-/// The only service allowed to match sign-in details and read the email for a step-up code.
-const IDENTITY_SERVICE: &str = "identity";
 /// What the digest of an email change's code is for.
 const EMAIL_CODE: &str = "email-change-code";
 /// Email changes a teacher may ask for in an hour: each sends an email to an address of the
@@ -108,7 +106,7 @@ impl RecordApi {
         self.notifier
             .send(email_request, &caller.request_id, deadline)
             .await
-            .map_err(Error::Notification)?;
+            .map_err(|status| Error::Downstream(names::NOTIFICATION, status))?;
         Ok(NewEmail {
             email,
             code_digest: self.email_code_digest(trn, email, &code),
@@ -127,21 +125,6 @@ impl RecordApi {
 
 /// The one answer to a check that matches nobody, whatever did not match.
 const NO_MATCH: &str = "teacher matching these details";
-
-/// A check by TRN and date of birth, parsed; every bad field named. Public for the fuzz targets.
-pub fn trn_query(
-    trn: Result<Trn, FieldViolation>,
-    date_field: &str,
-    date: &str,
-) -> Result<TrnQuery, Error> {
-    let date_of_birth = parse_date(date_field, date);
-    match (trn, date_of_birth) {
-        (Ok(trn), Ok(date_of_birth)) => Ok(TrnQuery { trn, date_of_birth }),
-        (trn, date) => Err(Error::InvalidArgument(
-            trn.err().into_iter().chain(date.err()).collect(),
-        )),
-    }
-}
 
 /// The calling teacher and their TRN.
 fn teacher<T>(request: &Request<T>) -> Result<(&Caller, Trn), Status> {
@@ -170,7 +153,7 @@ fn today() -> NaiveDate {
 }
 
 /// The calling client, when it holds `role`.
-fn client_with<'a, T>(request: &'a Request<T>, role: &str) -> Result<&'a Caller, Status> {
+fn client_with<T>(request: &Request<T>, role: Role) -> Result<&Caller, Status> {
     let caller = Caller::of(request)?;
     if caller.principal.has_role(role) {
         Ok(caller)
@@ -194,59 +177,17 @@ fn record(teacher: &crate::domain::Teacher) -> Response<pb::TeacherRecord> {
     Response::new(views::teacher_record(teacher, Audience::Internal))
 }
 
-/// The validation of CreateTeacher; public for the fuzz targets.
-pub fn parse_new_teacher(request: &pb::CreateTeacherRequest) -> Result<NewRecord, Error> {
-    let mut violations = Violations::new();
-    let name = match PersonName::parse(
-        ["first_name", "middle_name", "last_name"],
-        &request.first_name,
-        &request.middle_name,
-        &request.last_name,
-    ) {
-        Ok(name) => Some(name),
-        Err(errors) => {
-            errors.into_iter().for_each(|e| violations.add(e));
-            None
-        }
-    };
-    let date_of_birth = violations.check(DateOfBirth::parse(
-        "date_of_birth",
-        &request.date_of_birth,
-        today(),
-    ));
-    let nino = violations.check(Nino::parse_optional(
-        "national_insurance_number",
-        &request.national_insurance_number,
-    ));
-    let contact = match ContactDetails::parse(
-        "contact_details",
-        &request.contact_details.clone().unwrap_or_default(),
-    ) {
-        Ok(contact) => Some(contact),
-        Err(errors) => {
-            errors.into_iter().for_each(|e| violations.add(e));
-            None
-        }
-    };
-    match (name, date_of_birth, nino, contact) {
-        (Some(name), Some(date_of_birth), Some(nino), Some(contact)) if violations.is_empty() => {
-            Ok(NewRecord::person(name, date_of_birth, nino, contact))
-        }
-        _ => Err(Error::InvalidArgument(violations.into_inner())),
-    }
-}
-
 #[tonic::async_trait]
 impl RecordService for RecordApi {
     async fn create_teacher(
         &self,
         request: Request<pb::CreateTeacherRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        let caller = client_with(&request, "records:write")?;
-        let new = parse_new_teacher(request.get_ref())?;
+        let caller = client_with(&request, Role::RecordsWrite)?;
+        let new = NewRecord::parse(request.get_ref(), today()).map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
-            action: "teacher.create",
+            action: AuditAction::TeacherCreate,
         };
         let teacher = self.store.create_teacher(&new, audit).await?;
         tracing::info!(trn = %teacher.person.trn, "teacher record created");
@@ -257,11 +198,11 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::GetTeacherRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        let caller = client_with(&request, "records:read")?;
+        let caller = client_with(&request, Role::RecordsRead)?;
         let trn = trn(&request.get_ref().trn)?;
         let audit = AuditEntry {
             caller,
-            action: "teacher.read",
+            action: AuditAction::TeacherRead,
         };
         let teacher = self
             .store
@@ -275,13 +216,13 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::UpdateTeacherRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        let caller = client_with(&request, "records:write")?;
+        let caller = client_with(&request, Role::RecordsWrite)?;
         let input = request.get_ref();
         let trn = trn(&input.trn)?;
         let update = TeacherUpdate::parse(input, today()).map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
-            action: "teacher.update",
+            action: AuditAction::TeacherUpdate,
         };
         Ok(record(
             &self.store.update_teacher(trn, &update, audit).await?,
@@ -292,7 +233,7 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::AddProfessionalStatusRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        let caller = client_with(&request, "records:write")?;
+        let caller = client_with(&request, Role::RecordsWrite)?;
         let input = request.get_ref();
         let trn = trn(&input.trn)?;
         let field = "professional_status";
@@ -301,7 +242,7 @@ impl RecordService for RecordApi {
                 .map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
-            action: "teacher.add_professional_status",
+            action: AuditAction::TeacherAddProfessionalStatus,
         };
         Ok(record(
             &self
@@ -315,7 +256,7 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::SetInductionRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        let caller = client_with(&request, "records:write")?;
+        let caller = client_with(&request, Role::RecordsWrite)?;
         let input = request.get_ref();
         let trn = trn(&input.trn)?;
         let induction =
@@ -323,7 +264,7 @@ impl RecordService for RecordApi {
                 .map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
-            action: "teacher.set_induction",
+            action: AuditAction::TeacherSetInduction,
         };
         Ok(record(
             &self.store.set_induction(trn, &induction, audit).await?,
@@ -335,12 +276,12 @@ impl RecordService for RecordApi {
         request: Request<pb::AddQualificationRequest>,
     ) -> Reply<pb::TeacherRecord> {
         use pb::add_qualification_request::Qualification;
-        let caller = client_with(&request, "records:write")?;
+        let caller = client_with(&request, Role::RecordsWrite)?;
         let input = request.get_ref();
         let trn = trn(&input.trn)?;
         let audit = AuditEntry {
             caller,
-            action: "teacher.add_qualification",
+            action: AuditAction::TeacherAddQualification,
         };
         let teacher = match part("qualification", &input.qualification)? {
             Qualification::Npq(npq) => {
@@ -356,7 +297,7 @@ impl RecordService for RecordApi {
     }
 
     async fn add_alert(&self, request: Request<pb::AddAlertRequest>) -> Reply<pb::TeacherRecord> {
-        let caller = client_with(&request, "alerts:write")?;
+        let caller = client_with(&request, Role::AlertsWrite)?;
         let input = request.get_ref();
         let trn = trn(&input.trn)?;
         let alert = NewAlert::parse(
@@ -368,7 +309,7 @@ impl RecordService for RecordApi {
         .map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
-            action: "teacher.add_alert",
+            action: AuditAction::TeacherAddAlert,
         };
         Ok(record(&self.store.add_alert(trn, &alert, audit).await?))
     }
@@ -377,7 +318,7 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::CloseAlertRequest>,
     ) -> Reply<pb::TeacherRecord> {
-        let caller = client_with(&request, "alerts:write")?;
+        let caller = client_with(&request, Role::AlertsWrite)?;
         let input = request.get_ref();
         let mut violations = Violations::new();
         let trn = violations.check(Trn::parse("trn", &input.trn));
@@ -398,7 +339,7 @@ impl RecordService for RecordApi {
         };
         let audit = AuditEntry {
             caller,
-            action: "teacher.close_alert",
+            action: AuditAction::TeacherCloseAlert,
         };
         Ok(record(
             &self.store.close_alert(trn, alert_id, end, audit).await?,
@@ -409,7 +350,7 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Reply<pb::ListAuditEventsResponse> {
-        let caller = client_with(&request, "audit:read")?;
+        let caller = client_with(&request, Role::AuditRead)?;
         let input = request.get_ref();
         let mut violations = Violations::new();
         let trn = if input.trn.trim().is_empty() {
@@ -425,25 +366,11 @@ impl RecordService for RecordApi {
         };
         let audit = AuditEntry {
             caller,
-            action: "audit.list",
+            action: AuditAction::AuditList,
         };
         let page = self.store.audit_events(trn, before, size, audit).await?;
         Ok(Response::new(pb::ListAuditEventsResponse {
-            events: page
-                .events
-                .into_iter()
-                .map(|e| pb::AuditEvent {
-                    time: Some(prost_types::Timestamp {
-                        seconds: e.time.timestamp(),
-                        nanos: i32::try_from(e.time.timestamp_subsec_nanos()).unwrap_or(0),
-                    }),
-                    actor: e.actor,
-                    action: e.action,
-                    trn: e.trn.unwrap_or_default(),
-                    request_id: e.request_id,
-                    on_behalf_of: e.on_behalf_of.unwrap_or_default(),
-                })
-                .collect(),
+            events: page.events.into_iter().map(views::audit_event).collect(),
             next_page_token: page
                 .next_before
                 .map(|id| paging::encode(id, &filter))
@@ -500,7 +427,7 @@ impl RecordService for RecordApi {
         };
         let audit = AuditEntry {
             caller,
-            action: "teacher.update_contact_details",
+            action: AuditAction::TeacherUpdateContactDetails,
         };
         let (contact, waiting) = self
             .store
@@ -559,11 +486,11 @@ impl RecordService for RecordApi {
             self.notifier
                 .send(notice, &caller.request_id, deadline)
                 .await
-                .map_err(Error::Notification)?;
+                .map_err(|status| Error::Downstream(names::NOTIFICATION, status))?;
         }
         let audit = AuditEntry {
             caller,
-            action: "teacher.confirm_email",
+            action: AuditAction::TeacherConfirmEmail,
         };
         let contact = self
             .store
@@ -581,10 +508,10 @@ impl RecordService for RecordApi {
         let new = NewChangeRequest::name(request.get_ref()).map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
-            action: "change_request.create",
+            action: AuditAction::ChangeRequestCreate,
         };
-        let (row, trn) = self.store.create_change_request(trn, &new, audit).await?;
-        Ok(Response::new(views::change_request(&row, trn)))
+        let request = self.store.create_change_request(trn, &new, audit).await?;
+        Ok(Response::new(views::change_request(&request)))
     }
 
     async fn request_date_of_birth_change(
@@ -596,10 +523,10 @@ impl RecordService for RecordApi {
             .map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
-            action: "change_request.create",
+            action: AuditAction::ChangeRequestCreate,
         };
-        let (row, trn) = self.store.create_change_request(trn, &new, audit).await?;
-        Ok(Response::new(views::change_request(&row, trn)))
+        let request = self.store.create_change_request(trn, &new, audit).await?;
+        Ok(Response::new(views::change_request(&request)))
     }
 
     async fn list_my_change_requests(
@@ -607,12 +534,9 @@ impl RecordService for RecordApi {
         request: Request<pb::ListMyChangeRequestsRequest>,
     ) -> Reply<pb::ListMyChangeRequestsResponse> {
         let (_, trn) = teacher(&request)?;
-        let rows = self.store.teacher_change_requests(trn).await?;
+        let requests = self.store.teacher_change_requests(trn).await?;
         Ok(Response::new(pb::ListMyChangeRequestsResponse {
-            change_requests: rows
-                .iter()
-                .map(|(row, trn)| views::change_request(row, *trn))
-                .collect(),
+            change_requests: requests.iter().map(views::change_request).collect(),
         }))
     }
 
@@ -620,7 +544,7 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::ListChangeRequestsRequest>,
     ) -> Reply<pb::ListChangeRequestsResponse> {
-        let caller = client_with(&request, "change-requests:review")?;
+        let caller = client_with(&request, Role::ChangeRequestsReview)?;
         let input = request.get_ref();
         let status = ChangeStatus::from_proto(input.status);
         let filter = status.map(ChangeStatus::as_str).unwrap_or_default();
@@ -632,17 +556,14 @@ impl RecordService for RecordApi {
         };
         let audit = AuditEntry {
             caller,
-            action: "change_request.list",
+            action: AuditAction::ChangeRequestList,
         };
-        let (rows, next) = self
+        let (requests, next) = self
             .store
             .change_requests(status, after, size, audit)
             .await?;
         Ok(Response::new(pb::ListChangeRequestsResponse {
-            change_requests: rows
-                .iter()
-                .map(|(row, trn)| views::change_request(row, *trn))
-                .collect(),
+            change_requests: requests.iter().map(views::change_request).collect(),
             next_page_token: next
                 .map(|id| paging::encode(id, filter))
                 .unwrap_or_default(),
@@ -653,41 +574,41 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::ReviewChangeRequestRequest>,
     ) -> Reply<pb::ChangeRequest> {
-        let caller = client_with(&request, "change-requests:review")?;
+        let caller = client_with(&request, Role::ChangeRequestsReview)?;
         let decision = Decision::parse(request.get_ref()).map_err(Error::from)?;
         let id = change_request_id(&request.get_ref().id)?;
         let action = match decision {
-            Decision::Approve => "change_request.approve",
-            Decision::Reject { .. } => "change_request.reject",
+            Decision::Approve => AuditAction::ChangeRequestApprove,
+            Decision::Reject { .. } => AuditAction::ChangeRequestReject,
         };
         let audit = AuditEntry { caller, action };
-        let (row, trn) = self
+        let decided = self
             .store
             .review_change_request(id, &decision, audit)
             .await?;
-        tracing::info!(%trn, action, "change request decided");
-        Ok(Response::new(views::change_request(&row, trn)))
+        tracing::info!(trn = %decided.trn, action = action.as_str(), "change request decided");
+        Ok(Response::new(views::change_request(&decided)))
     }
 
     async fn get_change_request_evidence(
         &self,
         request: Request<pb::GetChangeRequestEvidenceRequest>,
     ) -> Reply<pb::ChangeRequestEvidence> {
-        let caller = client_with(&request, "change-requests:review")?;
+        let caller = client_with(&request, Role::ChangeRequestsReview)?;
         let id = change_request_id(&request.get_ref().id)?;
         let audit = AuditEntry {
             caller,
-            action: "change_request.read_evidence",
+            action: AuditAction::ChangeRequestReadEvidence,
         };
-        let row = self
+        let evidence = self
             .store
             .change_request_evidence(id, self.evidence_retention, audit)
             .await?;
         Ok(Response::new(pb::ChangeRequestEvidence {
-            id: row.id.to_string(),
-            file_name: row.evidence_file_name,
-            content_type: row.evidence_content_type,
-            content: row.evidence.unwrap_or_default(),
+            id: evidence.id.to_string(),
+            file_name: evidence.file_name,
+            content_type: evidence.content_type,
+            content: evidence.content,
         }))
     }
 
@@ -695,20 +616,26 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::CheckTeacherRequest>,
     ) -> Reply<pb::TeacherCheck> {
-        let caller = client_with(&request, EMPLOYER_ROLE)?;
+        let caller = client_with(&request, Role::EmployerCheck)?;
         let input = request.get_ref();
-        let query = trn_query(
+        let query = TrnQuery::parse(
             Trn::parse("trn", &input.trn),
             "date_of_birth",
             &input.date_of_birth,
-        )?;
+        )
+        .map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
-            action: "employer.check",
+            action: AuditAction::EmployerCheck,
         };
         let answer = self
             .store
-            .check_teachers(&[query], "employer.check", |q| self.fingerprint(q), audit)
+            .check_teachers(
+                &[query],
+                AuditAction::EmployerCheck,
+                |q| self.fingerprint(q),
+                audit,
+            )
             .await?
             .pop()
             .flatten()
@@ -720,7 +647,7 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::FindTeachersRequest>,
     ) -> Reply<pb::FindTeachersResponse> {
-        let caller = client_with(&request, EMPLOYER_ROLE)?;
+        let caller = client_with(&request, Role::EmployerCheck)?;
         let input = request.get_ref();
         let mut violations = Violations::new();
         let surname = violations.check(NamePart::parse("surname", &input.surname));
@@ -734,7 +661,7 @@ impl RecordService for RecordApi {
             .fingerprint("find", format!("{key}|{date_of_birth}").as_bytes());
         let audit = AuditEntry {
             caller,
-            action: "employer.find",
+            action: AuditAction::EmployerFind,
         };
         let teachers = self
             .store
@@ -749,7 +676,7 @@ impl RecordService for RecordApi {
         &self,
         request: Request<pb::CheckTeachersRequest>,
     ) -> Reply<pb::CheckTeachersResponse> {
-        let caller = client_with(&request, EMPLOYER_ROLE)?;
+        let caller = client_with(&request, Role::EmployerCheck)?;
         let input = &request.get_ref().queries;
         if input.is_empty() || input.len() > MAX_BULK_CHECKS {
             return Err(Error::from(FieldViolation::new(
@@ -758,32 +685,29 @@ impl RecordService for RecordApi {
             ))
             .into());
         }
-        let mut violations = Vec::new();
+        let mut violations = Violations::new();
         let mut queries = Vec::with_capacity(input.len());
         for (i, q) in input.iter().enumerate() {
             let field = |name: &str| format!("queries[{i}].{name}");
-            match trn_query(
+            match TrnQuery::parse(
                 Trn::parse_lenient(&field("trn"), &q.trn),
                 &field("date_of_birth"),
                 &q.date_of_birth,
             ) {
                 Ok(query) => queries.push(query),
-                Err(Error::InvalidArgument(errors)) => violations.extend(errors),
-                Err(other) => return Err(other.into()),
+                Err(errors) => violations.extend(errors),
             }
         }
-        if !violations.is_empty() {
-            return Err(Error::InvalidArgument(violations).into());
-        }
+        violations.into_result()?;
         let audit = AuditEntry {
             caller,
-            action: "employer.bulk_check",
+            action: AuditAction::EmployerBulkCheck,
         };
         let answers = self
             .store
             .check_teachers(
                 &queries,
-                "employer.bulk_check",
+                AuditAction::EmployerBulkCheck,
                 |q| self.fingerprint(q),
                 audit,
             )
@@ -805,19 +729,7 @@ impl RecordService for RecordApi {
         let (_, trn) = teacher(&request)?;
         let checks = self.store.record_checks(trn).await?;
         Ok(Response::new(pb::ListMyRecordChecksResponse {
-            checks: checks
-                .into_iter()
-                .map(|event| pb::RecordCheck {
-                    organisation: event.actor,
-                    check_time: Some(std::time::SystemTime::from(event.time).into()),
-                    kind: match event.action.as_str() {
-                        "employer.find" => pb::RecordCheckKind::Find,
-                        "employer.bulk_check" => pb::RecordCheckKind::BulkCheck,
-                        _ => pb::RecordCheckKind::Check,
-                    }
-                    .into(),
-                })
-                .collect(),
+            checks: checks.into_iter().filter_map(views::record_check).collect(),
         }))
     }
 
@@ -843,10 +755,7 @@ impl RecordService for RecordApi {
         &self,
         request: Request<MatchTeacherRequest>,
     ) -> Reply<MatchTeacherResponse> {
-        let caller = Caller::of(&request)?;
-        if caller.principal != Principal::Service(IDENTITY_SERVICE.to_owned()) {
-            return Err(Error::PermissionDenied.into());
-        }
+        only_identity(&request)?;
         let request = request.get_ref();
         let trn = trn(&request.trn)?;
         let details = SignInDetails::parse(request).map_err(Error::InvalidArgument)?;
@@ -862,13 +771,19 @@ impl RecordService for RecordApi {
         &self,
         request: Request<GetTeacherEmailRequest>,
     ) -> Reply<GetTeacherEmailResponse> {
-        let caller = Caller::of(&request)?;
-        if caller.principal != Principal::Service(IDENTITY_SERVICE.to_owned()) {
-            return Err(Error::PermissionDenied.into());
-        }
+        only_identity(&request)?;
         let trn = trn(&request.get_ref().trn)?;
         Ok(Response::new(GetTeacherEmailResponse {
             email: self.store.email(trn).await?.unwrap_or_default(),
         }))
+    }
+}
+
+/// Only identity may match sign-in details and read the email for a step-up code.
+fn only_identity<T>(request: &Request<T>) -> Result<(), Status> {
+    if Caller::of(request)?.principal == Principal::Service(names::IDENTITY.to_owned()) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied.into())
     }
 }

@@ -27,8 +27,9 @@ pub enum Error {
     CodeExpired,
     #[error("too many email changes asked for; next allowed in {0:?}")]
     TooManyEmailChanges(std::time::Duration),
-    #[error("notification service: {0}")]
-    Notification(Status),
+    /// A service this one called failed.
+    #[error("{0} service: {1}")]
+    Downstream(&'static str, Status),
 }
 
 impl From<FieldViolation> for Error {
@@ -65,10 +66,7 @@ impl From<Error> for Status {
                 "too many email changes asked for: try again later",
                 tonic_types::ErrorDetails::with_retry_info(Some(retry_after)),
             ),
-            Error::Notification(status) => {
-                tracing::warn!(code = ?status.code(), "notification service call failed");
-                Status::unavailable("the email could not be sent: try again")
-            }
+            Error::Downstream(service, status) => portal_common::error::downstream(service, status),
         }
     }
 }

@@ -10,41 +10,100 @@ pub mod seed;
 pub mod store;
 pub mod views;
 
-use dqt_proto::dqt::record::v1::record_service_server::{RecordServiceServer, SERVICE_NAME};
+use dqt_proto::dqt::record::v1::record_service_server::RecordServiceServer;
+use portal_common::Config;
+use portal_common::component::{Context, names};
+use portal_common::config::parse_host_port;
 use portal_common::notification::Notifier;
 use portal_common::server::Served;
-use portal_common::upstream::Upstream;
-use portal_common::{Component, Config, Signer};
 use sea_orm::DbErr;
 
-/// Connects to the record database and applies its migrations (`portal migrate`).
-pub async fn migrate(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Record, true).await
+/// The record service's name.
+pub const NAME: &str = names::RECORD;
+
+/// The record service's own settings.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Settings {
+    /// Address of the record service.
+    #[arg(id = "record_addr", long = "record-addr", env = "PORTAL_RECORD_ADDR", default_value = "127.0.0.1:50053", value_parser = parse_host_port)]
+    pub addr: String,
+    /// Record service database URL (postgres://...); embedded SQLite when unset.
+    #[arg(
+        id = "record_database_url",
+        long = "record-database-url",
+        env = "PORTAL_RECORD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// First TRN the record service allocates.
+    #[arg(long, env = "PORTAL_TRN_RANGE_START", default_value_t = 1_000_000)]
+    pub trn_range_start: u32,
+    /// Last TRN the record service allocates.
+    #[arg(long, env = "PORTAL_TRN_RANGE_END", default_value_t = 9_999_999)]
+    pub trn_range_end: u32,
+    /// How long the record service keeps a teacher's own read of their record, in
+    /// milliseconds (0: not at all). Changes through the same instance are seen at once,
+    /// through another within this time.
+    #[arg(long, env = "PORTAL_RECORD_CACHE_MS", default_value_t = 2000)]
+    pub record_cache_ms: u64,
+    /// Evidence sent with a name or date-of-birth change is deleted this many seconds after
+    /// the request is decided.
+    #[arg(long, env = "PORTAL_EVIDENCE_RETENTION_SECONDS", default_value_t = 30 * 24 * 60 * 60)]
+    pub evidence_retention_seconds: u64,
 }
 
-/// Connects to the record database, migrating it first when start-up migrations are on.
-async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, DbErr> {
-    let migrate = config.databases.migrate_on_start;
-    portal_common::db::open::<migration::Migrator>(&config.databases, Component::Record, migrate)
+impl Settings {
+    /// The record store over the migrated database, allocating TRNs from the configured range.
+    pub async fn open_store(&self, shared: &Config) -> Result<store::Store, error::Error> {
+        if self.trn_range_start == 0
+            || self.trn_range_start > self.trn_range_end
+            || self.trn_range_end > 9_999_999
+        {
+            return Err(
+                DbErr::Custom("the TRN range must lie within 0000001..=9999999".into()).into(),
+            );
+        }
+        let db =
+            portal_common::db::open::<migration::Migrator>(&shared.databases, self.db()).await?;
+        store::Store::new(
+            db,
+            self.trn_range_start..=self.trn_range_end,
+            std::time::Duration::from_millis(self.record_cache_ms),
+        )
         .await
+    }
+
+    /// The record service, ready to serve: database migrated, API behind the principal
+    /// check. It sends the codes and notices of email changes through the notification
+    /// service.
+    async fn served(&self, context: &Context<'_>) -> anyhow::Result<Served> {
+        let store = self.open_store(context.shared).await?;
+        let retention = chrono::Duration::seconds(
+            i64::try_from(self.evidence_retention_seconds).unwrap_or(i64::MAX / 1000),
+        );
+        tokio::spawn(delete_expired_evidence(store.clone(), retention));
+        let signer = context.signer;
+        let api = RecordServiceServer::with_interceptor(
+            api::RecordApi::new(
+                store,
+                signer.clone(),
+                retention,
+                context.shared.verification,
+                Notifier::new(context.upstream(names::NOTIFICATION)?, signer.clone(), NAME),
+            ),
+            signer.interceptor(),
+        );
+        Ok(Served::one(api))
+    }
 }
 
-/// The record store over the migrated database, allocating TRNs from the configured range.
-pub async fn open_store(config: &Config) -> Result<store::Store, error::Error> {
-    if config.trn_range_start == 0
-        || config.trn_range_start > config.trn_range_end
-        || config.trn_range_end > 9_999_999
-    {
-        return Err(DbErr::Custom("the TRN range must lie within 0000001..=9999999".into()).into());
-    }
-    let db = open(config).await?;
-    store::Store::new(
-        db,
-        config.trn_range_start..=config.trn_range_end,
-        std::time::Duration::from_millis(config.record_cache_ms),
-    )
-    .await
-}
+portal_common::service_component!(
+    Settings,
+    name: NAME,
+    calls: [names::NOTIFICATION],
+    migrator: migration::Migrator,
+);
 
 /// Deletes evidence whose retention has ended, now and then, for as long as the process runs.
 /// (Reads already refuse expired evidence; this removes the bytes.)
@@ -65,32 +124,4 @@ async fn delete_expired_evidence(store: store::Store, retention: chrono::Duratio
             Err(error) => tracing::warn!(%error, "expired evidence could not be deleted"),
         }
     }
-}
-
-/// The record service, ready to serve: database migrated, API behind the principal check.
-/// It sends the codes and notices of email changes through `notification`.
-pub async fn served(
-    config: &Config,
-    signer: &Signer,
-    notification: Upstream,
-) -> Result<Served, error::Error> {
-    let store = open_store(config).await?;
-    let retention = chrono::Duration::seconds(
-        i64::try_from(config.evidence_retention_seconds).unwrap_or(i64::MAX / 1000),
-    );
-    tokio::spawn(delete_expired_evidence(store.clone(), retention));
-    let api = RecordServiceServer::with_interceptor(
-        api::RecordApi::new(
-            store,
-            signer.clone(),
-            retention,
-            config.verification,
-            Notifier::new(notification, signer.clone(), "record"),
-        ),
-        signer.interceptor(),
-    );
-    Ok(Served {
-        routes: tonic::service::Routes::new(api),
-        services: vec![SERVICE_NAME],
-    })
 }

@@ -13,8 +13,8 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
 use crate::domain::{
-    AlertCatalogue, ContactDetails, Induction, Mq, NewAlert, NewRecord, Npq, PersonStatus,
-    PreviousName, ProfessionalStatus,
+    AlertCatalogue, AuditAction, ContactDetails, Induction, Mq, NewAlert, NewRecord, Npq,
+    PersonStatus, PreviousName, ProfessionalStatus,
 };
 use crate::error::Error;
 use crate::store::{AuditEntry, Store};
@@ -649,7 +649,7 @@ pub async fn seed(
         let batch = batch?;
         let audit = AuditEntry {
             caller: &caller,
-            action: "teacher.seed",
+            action: AuditAction::TeacherSeed,
         };
         store.insert_records(&batch, audit).await?;
         written += batch.len() as u64;
@@ -679,7 +679,7 @@ pub async fn add_demo_teachers(
     let caller = seed_caller();
     let audit = AuditEntry {
         caller: &caller,
-        action: "teacher.seed",
+        action: AuditAction::TeacherSeed,
     };
     store.insert_records(&records, audit).await
 }

@@ -5,12 +5,10 @@ use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::mask;
 use portal_common::values::format_date;
 
-use portal_common::values::Trn;
-
 use crate::domain::{
-    Alert, ChangeKind, ChangeStatus, Held, InductionPeriod, Mq, Npq, ProfessionalStatus, Teacher,
+    Alert, AuditEvent, ChangeKind, ChangeRequest, ChangeStatus, Held, InductionPeriod, Mq, Npq,
+    ProfessionalStatus, RecordCheckKind, Teacher,
 };
-use crate::store::entities::change_request;
 
 /// Who is looking at a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,23 +139,52 @@ pub fn masked(mut record: pb::TeacherRecord) -> pb::TeacherRecord {
     record
 }
 
+/// An audit event as internal readers see it.
+pub fn audit_event(event: AuditEvent) -> pb::AuditEvent {
+    pb::AuditEvent {
+        time: Some(std::time::SystemTime::from(event.time).into()),
+        actor: event.actor,
+        action: event.action,
+        trn: event.trn.unwrap_or_default(),
+        request_id: event.request_id,
+        on_behalf_of: event.on_behalf_of.unwrap_or_default(),
+    }
+}
+
+/// A check of the teacher's record as the teacher sees it: who (the client's id, which the
+/// gateway turns into its name), when and how; `None` for an event that is no check.
+pub fn record_check(event: AuditEvent) -> Option<pb::RecordCheck> {
+    let kind = match event.record_check()? {
+        RecordCheckKind::Check => pb::RecordCheckKind::Check,
+        RecordCheckKind::Find => pb::RecordCheckKind::Find,
+        RecordCheckKind::BulkCheck => pb::RecordCheckKind::BulkCheck,
+    };
+    Some(pb::RecordCheck {
+        organisation: event.actor,
+        check_time: Some(std::time::SystemTime::from(event.time).into()),
+        kind: kind.into(),
+    })
+}
+
 /// A change request as its teacher and reviewers see it (never its evidence).
-pub fn change_request(row: &change_request::Model, trn: Trn) -> pb::ChangeRequest {
+pub fn change_request(request: &ChangeRequest) -> pb::ChangeRequest {
     pb::ChangeRequest {
-        id: row.id.to_string(),
-        trn: trn.to_string(),
-        kind: ChangeKind::from_stored(&row.kind)
+        id: request.id.to_string(),
+        trn: request.trn.to_string(),
+        kind: request
+            .kind
             .map_or(pb::ChangeRequestKind::Unspecified, ChangeKind::to_proto)
             .into(),
-        status: ChangeStatus::from_stored(&row.status)
+        status: request
+            .status
             .map_or(pb::ChangeRequestStatus::Unspecified, ChangeStatus::to_proto)
             .into(),
-        create_time: Some(std::time::SystemTime::from(row.created_at).into()),
-        requested_first_name: row.requested_first_name.clone().unwrap_or_default(),
-        requested_middle_name: row.requested_middle_name.clone().unwrap_or_default(),
-        requested_last_name: row.requested_last_name.clone().unwrap_or_default(),
-        requested_date_of_birth: date(row.requested_date_of_birth),
-        reject_reason: row.reject_reason.clone().unwrap_or_default(),
+        create_time: Some(std::time::SystemTime::from(request.created_at).into()),
+        requested_first_name: request.requested_first_name.clone().unwrap_or_default(),
+        requested_middle_name: request.requested_middle_name.clone().unwrap_or_default(),
+        requested_last_name: request.requested_last_name.clone().unwrap_or_default(),
+        requested_date_of_birth: date(request.requested_date_of_birth),
+        reject_reason: request.reject_reason.clone().unwrap_or_default(),
     }
 }
 

@@ -1,10 +1,10 @@
 //! Requests to change a name or a date of birth: the evidence sent with them, judged by its
 //! content, and what each request asks for.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::FieldViolation;
-use portal_common::values::{DateOfBirth, PersonName};
+use portal_common::values::{DateOfBirth, PersonName, Trn};
 
 /// Largest evidence file accepted.
 pub const MAX_EVIDENCE_BYTES: usize = 3 * 1024 * 1024;
@@ -107,6 +107,32 @@ impl RequestedChange {
             Self::DateOfBirth(_) => ChangeKind::DateOfBirth,
         }
     }
+}
+
+/// A change request as the record holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRequest {
+    pub id: i64,
+    pub trn: Trn,
+    /// `None` for a stored kind this version does not know.
+    pub kind: Option<ChangeKind>,
+    /// `None` for a stored status this version does not know.
+    pub status: Option<ChangeStatus>,
+    pub created_at: DateTime<Utc>,
+    pub requested_first_name: Option<String>,
+    pub requested_middle_name: Option<String>,
+    pub requested_last_name: Option<String>,
+    pub requested_date_of_birth: Option<NaiveDate>,
+    pub reject_reason: Option<String>,
+}
+
+/// The evidence of a change request, as kept while its retention lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptEvidence {
+    pub id: i64,
+    pub file_name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
 }
 
 /// A request as a teacher sends it, checked.

@@ -2,8 +2,8 @@
 //! field mask, unlike names and dates of birth.
 
 use dqt_proto::dqt::portal::v1 as pb;
-use portal_common::FieldViolation;
 use portal_common::checks::Checker;
+use portal_common::{FieldViolation, Violations};
 
 /// The fields by their names in the API.
 pub const FIELDS: [&str; 6] = [
@@ -190,7 +190,7 @@ impl ContactDetails {
     /// whole `contact_details`), or the violations of unknown paths.
     pub fn masked(paths: &[String]) -> Result<Vec<&'static str>, Vec<FieldViolation>> {
         let mut fields = Vec::new();
-        let mut violations = Vec::new();
+        let mut violations = Violations::new();
         for path in paths {
             let name = path.strip_prefix("contact_details.").unwrap_or(path);
             if name == "contact_details" {
@@ -198,7 +198,7 @@ impl ContactDetails {
             } else if let Some(field) = FIELDS.iter().find(|f| **f == name) {
                 fields.push(field);
             } else {
-                violations.push(FieldViolation::new(
+                violations.add(FieldViolation::new(
                     portal_common::update::MASK,
                     format!("`{path}` is not a contact detail"),
                 ));
@@ -209,7 +209,7 @@ impl ContactDetails {
             fields.dedup();
             Ok(fields)
         } else {
-            Err(violations)
+            Err(violations.into_inner())
         }
     }
 

@@ -1,6 +1,7 @@
 //! Rules of the teacher record that need no I/O.
 
 mod alerts;
+mod audit;
 mod change;
 mod contact;
 mod enums;
@@ -8,11 +9,16 @@ mod qualifications;
 mod update;
 
 use chrono::NaiveDate;
-use portal_common::FieldViolation;
-use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn};
+use dqt_proto::dqt::portal::v1 as pb;
+use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn, parse_date};
+use portal_common::{FieldViolation, Violations};
 
 pub use alerts::{Alert, AlertCatalogue, AlertCloseError, AlertType, NewAlert, parse_close_date};
-pub use change::{ChangeKind, ChangeStatus, Decision, Evidence, NewChangeRequest, RequestedChange};
+pub use audit::{AuditAction, AuditEvent, RecordCheckKind};
+pub use change::{
+    ChangeKind, ChangeRequest, ChangeStatus, Decision, Evidence, KeptEvidence, NewChangeRequest,
+    RequestedChange,
+};
 pub use contact::{ContactDetails, FIELDS as CONTACT_FIELDS};
 pub use enums::{
     ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, PersonStatus, Route,
@@ -40,6 +46,41 @@ pub struct NewRecord {
 }
 
 impl NewRecord {
+    /// A CreateTeacher request, checked: every bad field named.
+    pub fn parse(
+        request: &pb::CreateTeacherRequest,
+        today: NaiveDate,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let mut violations = Violations::new();
+        let name = violations.check_all(PersonName::parse(
+            ["first_name", "middle_name", "last_name"],
+            &request.first_name,
+            &request.middle_name,
+            &request.last_name,
+        ));
+        let date_of_birth = violations.check(DateOfBirth::parse(
+            "date_of_birth",
+            &request.date_of_birth,
+            today,
+        ));
+        let nino = violations.check(Nino::parse_optional(
+            "national_insurance_number",
+            &request.national_insurance_number,
+        ));
+        let contact = violations.check_all(ContactDetails::parse(
+            "contact_details",
+            &request.contact_details.clone().unwrap_or_default(),
+        ));
+        match (name, date_of_birth, nino, contact) {
+            (Some(name), Some(date_of_birth), Some(nino), Some(contact))
+                if violations.is_empty() =>
+            {
+                Ok(Self::person(name, date_of_birth, nino, contact))
+            }
+            _ => Err(violations.into_inner()),
+        }
+    }
+
     /// A new, active record of a person with nothing on it yet.
     pub fn person(
         name: PersonName,
@@ -59,6 +100,28 @@ impl NewRecord {
             npqs: Vec::new(),
             mqs: Vec::new(),
             alerts: Vec::new(),
+        }
+    }
+}
+
+/// One employer check by TRN and date of birth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrnQuery {
+    pub trn: Trn,
+    pub date_of_birth: NaiveDate,
+}
+
+impl TrnQuery {
+    /// A check, parsed (the TRN as the caller's form of it reads it); every bad field named.
+    pub fn parse(
+        trn: Result<Trn, FieldViolation>,
+        date_field: &str,
+        date: &str,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let date_of_birth = parse_date(date_field, date);
+        match (trn, date_of_birth) {
+            (Ok(trn), Ok(date_of_birth)) => Ok(Self { trn, date_of_birth }),
+            (trn, date) => Err(trn.err().into_iter().chain(date.err()).collect()),
         }
     }
 }
@@ -164,7 +227,7 @@ impl SignInDetails {
     pub fn parse(
         request: &dqt_proto::dqt::record::v1::MatchTeacherRequest,
     ) -> Result<Self, Vec<FieldViolation>> {
-        let mut violations = Vec::new();
+        let mut violations = Violations::new();
         let surname = NamePart::parse("surname", &request.surname);
         let forename = NamePart::parse("forename", &request.forename);
         let date_of_birth =
@@ -185,7 +248,7 @@ impl SignInDetails {
                 violations.extend(forename.err());
                 violations.extend(date_of_birth.err());
                 violations.extend(nino.err());
-                Err(violations)
+                Err(violations.into_inner())
             }
         }
     }

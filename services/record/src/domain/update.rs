@@ -2,8 +2,8 @@
 
 use chrono::NaiveDate;
 use dqt_proto::dqt::portal::v1 as pb;
-use portal_common::FieldViolation;
 use portal_common::values::{DateOfBirth, NamePart, Nino, Trn};
+use portal_common::{FieldViolation, Violations};
 
 use super::{ContactDetails, Person, PersonStatus, PreviousName};
 
@@ -78,45 +78,40 @@ impl TeacherUpdate {
         )
         .map_err(|violation| vec![violation])?;
         let field = |name: &str| format!("{PARENT}.{name}");
-        let mut violations = Vec::new();
+        let mut violations = Violations::new();
         let mut update = Self::default();
         let mut contact_paths = Vec::new();
         for path in &paths {
             match path.as_str() {
                 "first_name" => {
-                    update.first_name = keep(
-                        &mut violations,
-                        NamePart::parse(&field(path), &input.first_name),
-                    );
+                    update.first_name =
+                        violations.check(NamePart::parse(&field(path), &input.first_name));
                 }
                 "middle_name" => {
-                    update.middle_name = keep(
-                        &mut violations,
-                        NamePart::parse_optional(&field(path), &input.middle_name),
-                    );
+                    update.middle_name = violations
+                        .check(NamePart::parse_optional(&field(path), &input.middle_name));
                 }
                 "last_name" => {
-                    update.last_name = keep(
-                        &mut violations,
-                        NamePart::parse(&field(path), &input.last_name),
-                    );
+                    update.last_name =
+                        violations.check(NamePart::parse(&field(path), &input.last_name));
                 }
                 "date_of_birth" => {
-                    update.date_of_birth = keep(
-                        &mut violations,
-                        DateOfBirth::parse(&field(path), &input.date_of_birth, today),
-                    );
+                    update.date_of_birth = violations.check(DateOfBirth::parse(
+                        &field(path),
+                        &input.date_of_birth,
+                        today,
+                    ));
                 }
                 "national_insurance_number" => {
-                    update.nino = keep(
-                        &mut violations,
-                        Nino::parse_optional(&field(path), &input.national_insurance_number),
-                    );
+                    update.nino = violations.check(Nino::parse_optional(
+                        &field(path),
+                        &input.national_insurance_number,
+                    ));
                 }
                 "status" => {
                     update.status = PersonStatus::from_proto(input.status);
                     if update.status.is_none() {
-                        violations.push(FieldViolation::new(
+                        violations.add(FieldViolation::new(
                             field(path),
                             "must be active or deactivated",
                         ));
@@ -126,16 +121,13 @@ impl TeacherUpdate {
                     update.merged_into = if input.merged_into_trn.trim().is_empty() {
                         Some(None)
                     } else {
-                        keep(
-                            &mut violations,
-                            Trn::parse(&field(path), &input.merged_into_trn).map(Some),
-                        )
+                        violations.check(Trn::parse(&field(path), &input.merged_into_trn).map(Some))
                     };
                 }
                 contact_path if contact_path.starts_with("contact_details") => {
                     contact_paths.push(contact_path.to_owned());
                 }
-                other => violations.push(FieldViolation::new(
+                other => violations.add(FieldViolation::new(
                     MASK,
                     format!("`{other}` is not a field that can be changed"),
                 )),
@@ -157,13 +149,9 @@ impl TeacherUpdate {
         if violations.is_empty() {
             Ok(update)
         } else {
-            Err(violations)
+            Err(violations.into_inner())
         }
     }
-}
-
-fn keep<T>(violations: &mut Vec<FieldViolation>, parsed: Result<T, FieldViolation>) -> Option<T> {
-    parsed.map_err(|v| violations.push(v)).ok()
 }
 
 impl Person {

@@ -13,11 +13,11 @@ use sea_orm::{
 
 use super::entities::{change_request, person};
 use super::{AuditEntry, Store, TEACHER, rows};
-use crate::domain::{ChangeStatus, Decision, NewChangeRequest, RequestedChange, TeacherUpdate};
+use crate::domain::{
+    ChangeRequest, ChangeStatus, Decision, KeptEvidence, NewChangeRequest, RequestedChange,
+    TeacherUpdate,
+};
 use crate::error::Error;
-
-/// A change request and the TRN of its teacher.
-pub type ChangeRow = (change_request::Model, Trn);
 
 /// Refusal of a second open request of a kind.
 const ONE_OPEN: &str = "an open request of this kind is already waiting for review";
@@ -30,7 +30,7 @@ impl Store {
         trn: Trn,
         request: &NewChangeRequest,
         audit: AuditEntry<'_>,
-    ) -> Result<ChangeRow, Error> {
+    ) -> Result<ChangeRequest, Error> {
         let (txn, id, _) = self.begin_change(trn).await?;
         let kind = request.change.kind();
         let open = change_request::Entity::find()
@@ -74,12 +74,12 @@ impl Store {
         })?;
         audit.model(Some(trn)).insert(&txn).await?;
         txn.commit().await?;
-        Ok((inserted, trn))
+        Ok(rows::change_request(inserted, trn))
     }
 
     /// A teacher's requests, newest first.
     #[tracing::instrument(name = "store", skip_all, fields(op = "teacher_change_requests"))]
-    pub async fn teacher_change_requests(&self, trn: Trn) -> Result<Vec<ChangeRow>, Error> {
+    pub async fn teacher_change_requests(&self, trn: Trn) -> Result<Vec<ChangeRequest>, Error> {
         let Some(person) = person::Entity::find()
             .filter(person::Column::Trn.eq(trn.to_string()))
             .one(&self.db)
@@ -93,7 +93,7 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|row| (row, trn))
+            .map(|row| rows::change_request(row, trn))
             .collect())
     }
 
@@ -106,7 +106,7 @@ impl Store {
         after: Option<i64>,
         limit: u64,
         audit: AuditEntry<'_>,
-    ) -> Result<(Vec<ChangeRow>, Option<i64>), Error> {
+    ) -> Result<(Vec<ChangeRequest>, Option<i64>), Error> {
         let txn = begin_write(&self.db, &self.writers).await?;
         let mut query = change_request::Entity::find()
             .order_by_asc(change_request::Column::Id)
@@ -131,7 +131,7 @@ impl Store {
                     .get(&r.person_id)
                     .copied()
                     .ok_or(Error::NotFound(TEACHER))?;
-                Ok((r, trn))
+                Ok(rows::change_request(r, trn))
             })
             .collect::<Result<_, Error>>()?;
         Ok((rows, next))
@@ -145,7 +145,7 @@ impl Store {
         id: i64,
         decision: &Decision,
         audit: AuditEntry<'_>,
-    ) -> Result<ChangeRow, Error> {
+    ) -> Result<ChangeRequest, Error> {
         let txn = begin_write(&self.db, &self.writers).await?;
         let request = change_request::Entity::find_by_id(id)
             .lock_exclusive()
@@ -213,7 +213,7 @@ impl Store {
             .ok_or(Error::NotFound("change request"))?;
         txn.commit().await?;
         self.cache.forget(trn);
-        Ok((row, trn))
+        Ok(rows::change_request(row, trn))
     }
 
     /// A request's evidence, while it is kept: it goes `retention` after the decision. The
@@ -224,7 +224,7 @@ impl Store {
         id: i64,
         retention: chrono::Duration,
         audit: AuditEntry<'_>,
-    ) -> Result<change_request::Model, Error> {
+    ) -> Result<KeptEvidence, Error> {
         let txn = begin_write(&self.db, &self.writers).await?;
         let request = change_request::Entity::find_by_id(id)
             .one(&txn)
@@ -244,7 +244,12 @@ impl Store {
             .copied();
         audit.model(trn).insert(&txn).await?;
         txn.commit().await?;
-        Ok(request)
+        Ok(KeptEvidence {
+            id: request.id,
+            file_name: request.evidence_file_name,
+            content_type: request.evidence_content_type,
+            content: request.evidence.unwrap_or_default(),
+        })
     }
 
     /// Deletes the evidence of requests decided before `cutoff`; returns how many.

@@ -16,20 +16,8 @@ use sea_orm::{
 
 use super::entities::{audit_event, person, previous_name};
 use super::{AuditEntry, Store, assemble, rows};
-use crate::domain::{Person, PersonStatus, Teacher};
+use crate::domain::{AuditAction, AuditEvent, Person, PersonStatus, Teacher, TrnQuery};
 use crate::error::Error;
-
-/// The audit actions of employer checks, which the teacher sees.
-const CHECK_ACTIONS: [&str; 3] = ["employer.check", "employer.find", "employer.bulk_check"];
-/// The audit action of a check that matched nobody.
-const MISS: &str = "employer.no_match";
-
-/// One check by TRN and date of birth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TrnQuery {
-    pub trn: Trn,
-    pub date_of_birth: NaiveDate,
-}
 
 /// Persons with their previous names, two queries for any number.
 async fn with_previous_names(
@@ -130,7 +118,7 @@ impl Store {
         let column = |values: Vec<String>| Value::from(values);
         let (mut actions, mut trns, mut fingerprints) = (Vec::new(), Vec::new(), Vec::new());
         for event in events {
-            actions.push(event.action.to_owned());
+            actions.push(event.action.as_str().to_owned());
             trns.push(event.trn.map(|t| t.to_string()).unwrap_or_default());
             fingerprints.push(event.fingerprint.unwrap_or_default());
         }
@@ -163,7 +151,7 @@ impl Store {
     pub async fn check_teachers(
         &self,
         queries: &[TrnQuery],
-        action: &'static str,
+        action: AuditAction,
         fingerprint: impl Fn(&TrnQuery) -> String,
         audit: AuditEntry<'_>,
     ) -> Result<Vec<Option<Teacher>>, Error> {
@@ -252,7 +240,7 @@ impl Store {
         } else {
             teachers
                 .iter()
-                .map(|t| CheckEvent::matched("employer.find", t.person.trn))
+                .map(|t| CheckEvent::matched(AuditAction::EmployerFind, t.person.trn))
                 .collect()
         };
         self.audit_checks(&audit, events).await?;
@@ -261,27 +249,31 @@ impl Store {
 
     /// The employer checks of a teacher's record, newest first.
     #[tracing::instrument(name = "store", skip_all, fields(op = "record_checks"))]
-    pub async fn record_checks(&self, trn: Trn) -> Result<Vec<audit_event::Model>, Error> {
+    pub async fn record_checks(&self, trn: Trn) -> Result<Vec<AuditEvent>, Error> {
+        let checks = AuditAction::record_checks().map(AuditAction::as_str);
         Ok(audit_event::Entity::find()
             .filter(audit_event::Column::Trn.eq(trn.to_string()))
-            .filter(audit_event::Column::Action.is_in(CHECK_ACTIONS))
+            .filter(audit_event::Column::Action.is_in(checks))
             .order_by_desc(audit_event::Column::Id)
             .limit(1000)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(rows::audit_event)
+            .collect())
     }
 }
 
 /// The audit event of one check: under the teacher's TRN when it matched, else only a keyed
 /// fingerprint of what was asked.
 struct CheckEvent {
-    action: &'static str,
+    action: AuditAction,
     trn: Option<Trn>,
     fingerprint: Option<String>,
 }
 
 impl CheckEvent {
-    fn matched(action: &'static str, trn: Trn) -> Self {
+    fn matched(action: AuditAction, trn: Trn) -> Self {
         Self {
             action,
             trn: Some(trn),
@@ -291,7 +283,7 @@ impl CheckEvent {
 
     fn miss(fingerprint: String) -> Self {
         Self {
-            action: MISS,
+            action: AuditAction::EmployerNoMatch,
             trn: None,
             fingerprint: Some(fingerprint),
         }

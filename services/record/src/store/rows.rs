@@ -6,14 +6,14 @@ use portal_common::values::{DateOfBirth, Trn};
 use sea_orm::ActiveValue::{NotSet, Set};
 
 use super::entities::{
-    alert, alert_type, induction_exemption, induction_period, mandatory_qualification,
-    npq_qualification, person, previous_name, professional_status,
+    alert, alert_type, audit_event, change_request, induction_exemption, induction_period,
+    mandatory_qualification, npq_qualification, person, previous_name, professional_status,
 };
 use crate::domain::{
-    Alert, AlertCatalogue, AlertType, ContactDetails, ExemptionReason, Held, Induction,
-    InductionPeriod, InductionStatus, Mq, MqSpecialism, MqStatus, NewAlert, NewRecord, Npq,
-    NpqType, Person, PersonStatus, PreviousName, ProfessionalStatus, Route, RouteStatus,
-    StatusType, Teacher,
+    Alert, AlertCatalogue, AlertType, AuditEvent, ChangeKind, ChangeRequest, ChangeStatus,
+    ContactDetails, ExemptionReason, Held, Induction, InductionPeriod, InductionStatus, Mq,
+    MqSpecialism, MqStatus, NewAlert, NewRecord, Npq, NpqType, Person, PersonStatus, PreviousName,
+    ProfessionalStatus, Route, RouteStatus, StatusType, Teacher,
 };
 use crate::error::Error;
 
@@ -365,5 +365,33 @@ pub fn alert(person_id: i64, alert: &NewAlert) -> alert::ActiveModel {
         details: Set(alert.details.clone()),
         start_date: Set(alert.start),
         end_date: Set(alert.end),
+    }
+}
+
+/// An audit event as written.
+pub fn audit_event(row: audit_event::Model) -> AuditEvent {
+    AuditEvent {
+        time: row.time,
+        actor: row.actor,
+        action: row.action,
+        trn: row.trn,
+        request_id: row.request_id,
+        on_behalf_of: row.on_behalf_of,
+    }
+}
+
+/// A change request as the record holds it.
+pub fn change_request(row: change_request::Model, trn: Trn) -> ChangeRequest {
+    ChangeRequest {
+        id: row.id,
+        trn,
+        kind: ChangeKind::from_stored(&row.kind),
+        status: ChangeStatus::from_stored(&row.status),
+        created_at: row.created_at,
+        requested_first_name: row.requested_first_name,
+        requested_middle_name: row.requested_middle_name,
+        requested_last_name: row.requested_last_name,
+        requested_date_of_birth: row.requested_date_of_birth,
+        reject_reason: row.reject_reason,
     }
 }

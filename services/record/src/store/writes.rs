@@ -1,0 +1,207 @@
+//! Changes to a record by internal clients: each in one transaction holding the person's row,
+//! with its audit event, the record read back as it now stands.
+
+use chrono::{NaiveDate, Utc};
+use portal_common::db::{Write, begin_write};
+use portal_common::values::Trn;
+use sea_orm::{
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait, QueryFilter as _,
+};
+
+use super::entities::{alert, induction_exemption, induction_period, person};
+use super::{AuditEntry, Store, TEACHER, insert_all, load, rows};
+use crate::domain::{
+    AlertCloseError, Induction, Mq, NewAlert, Npq, ProfessionalStatus, Teacher, TeacherUpdate,
+};
+use crate::error::Error;
+
+impl Store {
+    /// Opens a change of the record of `trn`: a transaction holding the person's row lock,
+    /// the record as it stands, and the person's row id.
+    pub(super) async fn begin_change(&self, trn: Trn) -> Result<(Write, i64, Teacher), Error> {
+        let txn = begin_write(&self.db, &self.writers).await?;
+        let (id, teacher) = load(&txn, &self.catalogue, trn, true)
+            .await?
+            .ok_or(Error::NotFound(TEACHER))?;
+        Ok((txn, id, teacher))
+    }
+    /// Closes a change: the audit event, then the record as it now stands, then commit.
+    pub(super) async fn finish_change(
+        &self,
+        txn: Write,
+        trn: Trn,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        audit.model(Some(trn)).insert(&txn).await?;
+        let (_, teacher) = load(&txn, &self.catalogue, trn, false)
+            .await?
+            .ok_or(Error::NotFound(TEACHER))?;
+        txn.commit().await?;
+        self.cache.forget(trn);
+        Ok(teacher)
+    }
+    /// Changes the person on a record; a changed name is kept as a previous name.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "update_teacher"))]
+    pub async fn update_teacher(
+        &self,
+        trn: Trn,
+        update: &TeacherUpdate,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, id, teacher) = self.begin_change(trn).await?;
+        if let Some(Some(target)) = update.merged_into {
+            check_merge_target(&txn, trn, target).await?;
+        }
+        let today = Utc::now().date_naive();
+        let mut person = teacher.person;
+        let previous = person.apply(update, today);
+        let mut row = rows::person_update(id, &person);
+        row.updated_at = Set(Utc::now());
+        row.update(&txn).await?;
+        if let Some(previous) = previous {
+            rows::previous_name(id, &previous).insert(&txn).await?;
+        }
+        self.finish_change(txn, trn, audit).await
+    }
+    /// Adds a professional status; a first QTS may also decide induction.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "add_professional_status"))]
+    pub async fn add_professional_status(
+        &self,
+        trn: Trn,
+        status: &ProfessionalStatus,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, id, teacher) = self.begin_change(trn).await?;
+        teacher
+            .check_new_status(status)
+            .map_err(Error::FailedPrecondition)?;
+        rows::professional_status(id, status).insert(&txn).await?;
+        if let Some(induction) = teacher.induction.after_award(status) {
+            write_induction(&txn, id, &induction).await?;
+        }
+        self.finish_change(txn, trn, audit).await
+    }
+    /// Replaces the induction, which must suit the record's statuses.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "set_induction"))]
+    pub async fn set_induction(
+        &self,
+        trn: Trn,
+        induction: &Induction,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, id, teacher) = self.begin_change(trn).await?;
+        induction.check_against("induction", &teacher.statuses)?;
+        write_induction(&txn, id, induction).await?;
+        self.finish_change(txn, trn, audit).await
+    }
+    /// Adds an NPQ, at most one of each type.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "add_npq"))]
+    pub async fn add_npq(
+        &self,
+        trn: Trn,
+        npq: &Npq,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, id, teacher) = self.begin_change(trn).await?;
+        teacher
+            .check_new_npq(npq)
+            .map_err(Error::FailedPrecondition)?;
+        rows::npq(id, npq).insert(&txn).await?;
+        self.finish_change(txn, trn, audit).await
+    }
+    /// Adds a mandatory qualification.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "add_mq"))]
+    pub async fn add_mq(&self, trn: Trn, mq: &Mq, audit: AuditEntry<'_>) -> Result<Teacher, Error> {
+        let (txn, id, _) = self.begin_change(trn).await?;
+        rows::mq(id, mq).insert(&txn).await?;
+        self.finish_change(txn, trn, audit).await
+    }
+    /// Adds an alert.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "add_alert"))]
+    pub async fn add_alert(
+        &self,
+        trn: Trn,
+        alert: &NewAlert,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, id, _) = self.begin_change(trn).await?;
+        rows::alert(id, alert).insert(&txn).await?;
+        self.finish_change(txn, trn, audit).await
+    }
+    /// Closes an open alert of the record on `end`.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "close_alert"))]
+    pub async fn close_alert(
+        &self,
+        trn: Trn,
+        alert_id: i64,
+        end: NaiveDate,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, _, teacher) = self.begin_change(trn).await?;
+        let held = teacher
+            .alerts
+            .iter()
+            .find(|a| a.id == alert_id)
+            .ok_or(Error::NotFound("alert"))?;
+        held.check_close("end_date", end).map_err(|e| match e {
+            AlertCloseError::AlreadyClosed => {
+                Error::FailedPrecondition("the alert is already closed")
+            }
+            AlertCloseError::Invalid(violation) => violation.into(),
+        })?;
+        alert::ActiveModel {
+            id: Set(alert_id),
+            end_date: Set(Some(end)),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        self.finish_change(txn, trn, audit).await
+    }
+}
+
+/// A merge target must be another record that is not itself merged.
+async fn check_merge_target(txn: &Write, trn: Trn, target: Trn) -> Result<(), Error> {
+    let field = "teacher.merged_into_trn";
+    if target == trn {
+        return Err(
+            portal_common::FieldViolation::new(field, "must be another record's TRN").into(),
+        );
+    }
+    let target_row = person::Entity::find()
+        .filter(person::Column::Trn.eq(target.to_string()))
+        .one(txn)
+        .await?;
+    match target_row {
+        Some(row) if row.merged_into_trn.is_none() => Ok(()),
+        _ => Err(portal_common::FieldViolation::new(
+            field,
+            "must be the TRN of a record that is not itself merged",
+        )
+        .into()),
+    }
+}
+/// Replaces the induction of person `id`: its status and dates, exemptions and periods.
+async fn write_induction(txn: &Write, id: i64, induction: &Induction) -> Result<(), Error> {
+    person::ActiveModel {
+        id: Set(id),
+        induction_status: Set(induction.status.as_str().to_owned()),
+        induction_start_date: Set(induction.start),
+        induction_completed_date: Set(induction.completed),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .update(txn)
+    .await?;
+    induction_exemption::Entity::delete_many()
+        .filter(induction_exemption::Column::PersonId.eq(id))
+        .exec(txn)
+        .await?;
+    induction_period::Entity::delete_many()
+        .filter(induction_period::Column::PersonId.eq(id))
+        .exec(txn)
+        .await?;
+    insert_all(txn, rows::exemptions(id, induction).collect()).await?;
+    insert_all(txn, rows::periods(id, induction).collect()).await?;
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! The end-to-end tests, one binary: each area a module, every test through gRPC against
+//! components started for it (in this process, or as `portal serve` processes where a fault or
+//! a log must be seen), on embedded stores and on PostgreSQL + Redis.
+
+mod support;
+
+mod authorization;
+mod bench;
+mod changes;
+mod documents;
+mod employer;
+mod faults;
+mod gateway;
+mod logs;
+mod migrations;
+mod observability;
+mod overload;
+mod records;
+mod redis_outage;
+mod services;
+mod shutdown;
+mod sign_in;
+mod slice;
+mod stores;
+mod tls;
+mod verification;

@@ -1,0 +1,252 @@
+//! Observability across separate `portal serve` processes: the spans of one GetMyRecord,
+//! received by an OTLP receiver in this test, share one trace id across the gateway and the
+//! record service and include the session check in Redis and the record's read from its
+//! store; the logs carry that trace id and the request id; each process serves its metrics
+//! for Prometheus on a port of its own.
+
+use crate::support;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use crate::support::authed;
+use crate::support::processes::{Portal, free_port};
+use dqt_proto::dqt::portal::v1 as pb;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use portal_common::component::names;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::mpsc;
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
+
+/// An OTLP trace receiver: every export is passed on to the test.
+struct Receiver(mpsc::UnboundedSender<ExportTraceServiceRequest>);
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let _ = self.0.send(request.into_inner());
+        Ok(Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// One received span: the service that sent it, its name, its trace id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Span {
+    service: String,
+    name: String,
+    trace_id: String,
+}
+
+fn spans(export: &ExportTraceServiceRequest) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for resource_spans in &export.resource_spans {
+        let service = resource_spans
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|a| a.key == "service.name")
+            .and_then(|a| a.value.as_ref()?.value.as_ref())
+            .map(|v| match v {
+                Value::StringValue(s) => s.clone(),
+                other => format!("{other:?}"),
+            })
+            .unwrap_or_default();
+        for scope in &resource_spans.scope_spans {
+            for span in &scope.spans {
+                spans.push(Span {
+                    service: service.clone(),
+                    name: span.name.clone(),
+                    trace_id: span.trace_id.iter().map(|b| format!("{b:02x}")).collect(),
+                });
+            }
+        }
+    }
+    spans
+}
+
+/// `GET /metrics` from a process's metrics port.
+async fn scrape(port: u16) -> String {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("metrics port open");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_across_components_logs_with_its_ids_and_metrics_per_process() {
+    let Some(redis) = support::reachable_redis().await else {
+        return;
+    };
+    let (exports, mut received) = mpsc::unbounded_channel();
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver_addr = receiver.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Receiver(exports)))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(receiver)),
+    );
+    let endpoint = format!("http://{receiver_addr}");
+    let (gateway_metrics, identity_metrics) = (free_port(), free_port());
+    let gateway_metrics_addr = format!("127.0.0.1:{gateway_metrics}");
+    let identity_metrics_addr = format!("127.0.0.1:{identity_metrics}");
+    let Some(mut portal) = Portal::start(
+        None,
+        &redis,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("RUST_LOG", "info,portal_common::server=debug"),
+            ("PORTAL_METRICS_ADDR_GATEWAY", &gateway_metrics_addr),
+            ("PORTAL_METRICS_ADDR_IDENTITY", &identity_metrics_addr),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+
+    let admin = portal.sign_in_admin().await.expect("admin signs in");
+    let trn = portal
+        .admin()
+        .create_teacher(authed(
+            pb::CreateTeacherRequest {
+                first_name: "Olwen".into(),
+                last_name: "Pryce".into(),
+                date_of_birth: "1979-03-14".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .expect("teacher created")
+        .into_inner()
+        .trn;
+    let details = |date_of_birth: &str| pb::SignInTeacherRequest {
+        trn: trn.clone(),
+        surname: "Pryce".into(),
+        forename: "Olwen".into(),
+        date_of_birth: date_of_birth.into(),
+        ..Default::default()
+    };
+    let refused = portal
+        .auth()
+        .sign_in_teacher(details("1979-03-15"))
+        .await
+        .expect_err("wrong date of birth");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let teacher = portal
+        .auth()
+        .sign_in_teacher(details("1979-03-14"))
+        .await
+        .expect("teacher signs in")
+        .into_inner()
+        .token;
+
+    // The caller starts the trace; every component continues it.
+    let trace_id = format!("{:032x}", rand::random::<u128>() | 1);
+    let mut request = authed(pb::GetMyRecordRequest {}, &teacher);
+    request.metadata_mut().insert(
+        "traceparent",
+        MetadataValue::try_from(format!(
+            "00-{trace_id}-{:016x}-01",
+            rand::random::<u64>() | 1
+        ))
+        .unwrap(),
+    );
+    request
+        .metadata_mut()
+        .insert("x-request-id", MetadataValue::from_static("trace-test-1"));
+    portal
+        .portal()
+        .get_my_record(request)
+        .await
+        .expect("record read");
+
+    let wanted: BTreeSet<(&str, &str)> = [
+        ("portal-gateway", "rpc"),
+        ("portal-gateway", "redis"),
+        ("portal-record", "rpc"),
+        ("portal-record", "store"),
+    ]
+    .into();
+    let mut seen: BTreeSet<Span> = BTreeSet::new();
+    let started = Instant::now();
+    while !wanted.iter().all(|(service, name)| {
+        seen.iter()
+            .any(|s| s.service == *service && s.name == *name)
+    }) {
+        let left = Duration::from_secs(20).saturating_sub(started.elapsed());
+        let export = tokio::time::timeout(left, received.recv())
+            .await
+            .unwrap_or_else(|_| panic!("spans of the trace did not all arrive: {seen:?}"))
+            .expect("receiver running");
+        seen.extend(
+            spans(&export)
+                .into_iter()
+                .filter(|s| s.trace_id == trace_id),
+        );
+    }
+    assert!(
+        seen.iter().all(|s| s.trace_id == trace_id),
+        "one trace id across components"
+    );
+
+    // Metrics, each process on its own port.
+    let gateway = scrape(gateway_metrics).await;
+    assert!(
+        gateway.contains(
+            "portal_rpc_calls_total{method=\"/dqt.portal.v1.TeacherPortal/GetMyRecord\",code=\"OK\"} 1"
+        ),
+        "{gateway}"
+    );
+    assert!(
+        gateway.contains(
+            "portal_rpc_duration_seconds_count{method=\"/dqt.portal.v1.TeacherPortal/GetMyRecord\"} 1"
+        ),
+        "{gateway}"
+    );
+    let identity = scrape(identity_metrics).await;
+    assert!(
+        identity.contains("portal_sign_in_failures_total 1"),
+        "{identity}"
+    );
+    assert!(
+        identity.contains(
+            "portal_rpc_calls_total{method=\"/dqt.identity.v1.IdentityService/SignInTeacher\",code=\"UNAUTHENTICATED\"} 1"
+        ),
+        "{identity}"
+    );
+
+    // The logs of that call carry its trace id and its request id, in both processes.
+    for component in [names::GATEWAY, names::RECORD] {
+        portal.kill(component);
+    }
+    for process in ["gateway", "record"] {
+        let lines = portal.output(process);
+        assert!(
+            lines.iter().any(
+                |line| line.contains(&format!("\"trace_id\":\"{trace_id}\""))
+                    && line.contains("\"request_id\":\"trace-test-1\"")
+            ),
+            "{process} logged the call with its ids"
+        );
+    }
+}
