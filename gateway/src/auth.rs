@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use portal_common::sessions::{SessionCheck, session_id};
+use portal_common::sessions::session_id;
 use portal_common::{Principal, VerificationMode};
 use tonic::Status;
 use tonic::body::Body;
@@ -16,6 +16,7 @@ use tower::{Layer, Service};
 
 use crate::error::Error;
 use crate::routes::{self, Access, Destination};
+use crate::session_cache::SessionCheck;
 
 /// The verified session of a call.
 #[derive(Debug, Clone)]

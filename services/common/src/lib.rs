@@ -16,7 +16,6 @@ pub mod metrics;
 pub mod notification;
 pub mod principal;
 pub mod server;
-pub mod session_cache;
 pub mod sessions;
 pub mod telemetry;
 pub mod tls;

@@ -53,24 +53,6 @@ impl From<SessionError> for Status {
     }
 }
 
-/// How the gateway checks sessions: straight from the store (embedded, in memory), or from a
-/// cache of its own that Redis keeps honest.
-#[derive(Clone)]
-pub enum SessionCheck {
-    Store(Sessions),
-    Cached(crate::session_cache::CachedSessions),
-}
-
-impl SessionCheck {
-    /// The principal of a live session.
-    pub async fn authenticate(&self, session_id: &str) -> Result<Principal, SessionError> {
-        match self {
-            Self::Store(sessions) => sessions.authenticate(session_id).await,
-            Self::Cached(cached) => cached.authenticate(session_id).await,
-        }
-    }
-}
-
 /// Sessions over a store: identity creates them, the gateway checks them on every call.
 #[derive(Clone)]
 pub struct Sessions {
@@ -85,14 +67,15 @@ pub fn session_id(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The store key of a session (before any deployment's prefix).
-pub(crate) fn key(session_id: &str) -> String {
+/// The store key of a session (before any deployment's prefix): what a session cache over
+/// the store reads and is told of.
+pub fn key(session_id: &str) -> String {
     format!("dqt:session:{session_id}")
 }
 
 /// The principal of a stored session and when it ends at the latest; a session past its
 /// absolute expiry, or one that cannot be read, is no session.
-pub(crate) fn decode_session(bytes: &[u8]) -> Result<(Principal, SystemTime), SessionError> {
+pub fn decode_session(bytes: &[u8]) -> Result<(Principal, SystemTime), SessionError> {
     let session = Session::decode(bytes).map_err(|_| SessionError::NotFound)?;
     let expires = session
         .expire_time

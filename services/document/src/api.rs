@@ -55,6 +55,23 @@ impl DocumentApi {
             .map_err(|status| Error::Downstream(names::RECORD, status))?
             .into_inner())
     }
+
+    /// The document: laying out, subsetting and compressing are CPU work, off the async
+    /// threads.
+    async fn make(
+        &self,
+        record: &pb::TeacherRecord,
+        entitlement: &Entitlement,
+        shown_code: String,
+        issued_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<documents::Made, Error> {
+        let (fonts, record, entitlement) =
+            (self.fonts.clone(), record.clone(), entitlement.clone());
+        Ok(tokio::task::spawn_blocking(move || {
+            documents::make(&fonts, &record, &entitlement, &shown_code, issued_at)
+        })
+        .await??)
+    }
 }
 
 #[tonic::async_trait]
@@ -87,15 +104,9 @@ impl DocumentService for DocumentApi {
         let verification_code = code::generate();
         let issued_at = register::now();
         let shown_code = code::display(&verification_code);
-        let (fonts, for_pdf, for_entitlement) =
-            (self.fonts.clone(), record.clone(), entitlement.clone());
-        // Laying out, subsetting and compressing are CPU work: off the async threads.
-        let made = tokio::task::spawn_blocking(move || {
-            documents::make(&fonts, &for_pdf, &for_entitlement, &shown_code, issued_at)
-        })
-        .await
-        .map_err(|e| Error::Task(e.to_string()))?
-        .map_err(Error::from)?;
+        let made = self
+            .make(&record, &entitlement, shown_code, issued_at)
+            .await?;
         let sha256: String = Sha256::digest(&made.pdf)
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -111,8 +122,7 @@ impl DocumentService for DocumentApi {
                 sha256,
                 issued_at,
             })
-            .await
-            .map_err(Error::from)?;
+            .await?;
         tracing::info!(trn = %record.trn, kind = register::kind_text(kind), "document issued");
         portal_common::metrics::metrics().issued(register::kind_text(kind));
         Ok(Response::new(pb::Document {
@@ -132,9 +142,8 @@ impl DocumentService for DocumentApi {
         if !caller.principal.has_role(Role::EmployerCheck) {
             return Err(Error::PermissionDenied.into());
         }
-        let code = code::parse("verification_code", &request.get_ref().verification_code)
-            .map_err(Error::from)?;
-        let Some(issued) = self.register.find(&code).await.map_err(Error::from)? else {
+        let code = code::parse("verification_code", &request.get_ref().verification_code)?;
+        let Some(issued) = self.register.find(&code).await? else {
             return Ok(Response::new(pb::DocumentVerification::default()));
         };
         Ok(Response::new(pb::DocumentVerification {

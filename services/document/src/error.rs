@@ -19,7 +19,7 @@ pub enum Error {
     #[error("{0} service: {1}")]
     Downstream(&'static str, Status),
     #[error("a task stopped before it finished: {0}")]
-    Task(String),
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl From<FieldViolation> for Error {
@@ -47,8 +47,8 @@ impl From<Error> for Status {
                 Status::unavailable("document register unavailable")
             }
             Error::Downstream(service, status) => portal_common::error::downstream(service, status),
-            Error::Task(detail) => {
-                tracing::error!(%detail, "document task failed");
+            Error::Task(error) => {
+                tracing::error!(%error, "document task failed");
                 Status::internal("internal error")
             }
         }

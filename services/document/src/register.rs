@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use dqt_proto::dqt::portal::v1 as pb;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait as _, DatabaseConnection, DbErr, EntityTrait as _};
+use sea_orm::{ActiveModelTrait as _, DatabaseConnection, EntityTrait as _};
+
+use crate::error::Error;
 
 pub mod issued_document {
     use sea_orm::entity::prelude::*;
@@ -41,7 +43,7 @@ impl Register {
     }
 
     #[tracing::instrument(name = "store", skip_all, fields(op = "record"))]
-    pub async fn record(&self, issued: Issued) -> Result<(), DbErr> {
+    pub async fn record(&self, issued: Issued) -> Result<(), Error> {
         issued_document::ActiveModel {
             verification_code: Set(issued.verification_code),
             trn: Set(issued.trn),
@@ -57,10 +59,10 @@ impl Register {
     }
 
     #[tracing::instrument(name = "store", skip_all, fields(op = "find"))]
-    pub async fn find(&self, code: &str) -> Result<Option<Issued>, DbErr> {
-        issued_document::Entity::find_by_id(code.to_owned())
+    pub async fn find(&self, code: &str) -> Result<Option<Issued>, Error> {
+        Ok(issued_document::Entity::find_by_id(code.to_owned())
             .one(&self.db)
-            .await
+            .await?)
     }
 }
 

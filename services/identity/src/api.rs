@@ -193,7 +193,7 @@ impl IdentityService for IdentityApi {
         // The source the gateway saw, as its assertion names it; unknown counts per TRN only.
         let source = caller.source.clone().unwrap_or_default();
         let details = request.get_ref().clone();
-        let trn = Trn::parse("trn", &details.trn).map_err(Error::from)?;
+        let trn = Trn::parse("trn", &details.trn)?;
         let attempt = self.throttle.admit(trn, &source).await?;
         match attempt.gate {
             Gate::Locked(retry_after) => return Err(Error::Locked(retry_after).into()),
@@ -252,11 +252,7 @@ impl IdentityService for IdentityApi {
             trn: matched,
             assurance: Assurance::Knowledge,
         };
-        let session = self
-            .sessions
-            .create(&principal)
-            .await
-            .map_err(Error::from)?;
+        let session = self.sessions.create(&principal).await?;
         tracing::info!("teacher signed in");
         Ok(Response::new(Self::response(session, &principal)))
     }
@@ -267,11 +263,7 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<pb::SignInResponse>, Status> {
         require_gateway(Caller::of(&request)?)?;
         let request = request.into_inner();
-        let client = self
-            .store
-            .client(&request.client_id)
-            .await
-            .map_err(Error::from)?;
+        let client = self.store.client(&request.client_id).await?;
         let stored_hash = client
             .as_ref()
             .map_or_else(|| self.decoy_hash.clone(), |c| c.secret_hash.clone());
@@ -281,11 +273,7 @@ impl IdentityService for IdentityApi {
             client_id: client.client_id,
             roles: client.roles,
         };
-        let session = self
-            .sessions
-            .create(&principal)
-            .await
-            .map_err(Error::from)?;
+        let session = self.sessions.create(&principal).await?;
         tracing::info!(client_id = %request.client_id, "client signed in");
         Ok(Response::new(Self::response(session, &principal)))
     }
@@ -299,7 +287,7 @@ impl IdentityService for IdentityApi {
             .session_id
             .as_deref()
             .ok_or(Error::PermissionDenied)?;
-        self.sessions.end(session_id).await.map_err(Error::from)?;
+        self.sessions.end(session_id).await?;
         Ok(Response::new(pb::SignOutResponse {}))
     }
 
@@ -332,7 +320,7 @@ impl IdentityService for IdentityApi {
         if email.is_empty() {
             return Err(Error::NoEmailOnRecord.into());
         }
-        if let Err(retry_after) = self.verifications.admit(trn).await.map_err(Error::from)? {
+        if let Err(retry_after) = self.verifications.admit(trn).await? {
             return Err(Error::TooManyVerifications(retry_after).into());
         }
         let id = format!("{:032x}", rand::random::<u128>());
@@ -349,17 +337,13 @@ impl IdentityService for IdentityApi {
             .send(email_request, &caller.request_id, deadline)
             .await
         {
-            self.verifications
-                .withdraw(trn)
-                .await
-                .map_err(Error::from)?;
+            self.verifications.withdraw(trn).await?;
             return Err(Error::Downstream(names::NOTIFICATION, status).into());
         }
         let started = self
             .verifications
             .create(&id, trn, session_id, &code)
-            .await
-            .map_err(Error::from)?;
+            .await?;
         tracing::info!("verification code sent");
         Ok(Response::new(pb::Verification {
             verification_id: started.id,
@@ -377,13 +361,8 @@ impl IdentityService for IdentityApi {
         let (trn, session_id) = teacher_session(caller)?;
         let input = request.get_ref();
         let id = parse_verification_id(&input.verification_id)?;
-        let code = codes::parse("code", &input.code).map_err(Error::from)?;
-        match self
-            .verifications
-            .check(&id, session_id, &code)
-            .await
-            .map_err(Error::from)?
-        {
+        let code = codes::parse("code", &input.code)?;
+        match self.verifications.check(&id, session_id, &code).await? {
             Checked::Right(verified) if verified == trn => {}
             Checked::Right(_) | Checked::Expired => return Err(Error::VerificationExpired.into()),
             Checked::Wrong => {
@@ -398,8 +377,7 @@ impl IdentityService for IdentityApi {
         let session = self
             .sessions
             .replace(session_id, &principal)
-            .await
-            .map_err(Error::from)?
+            .await?
             .ok_or(Error::SessionEnded)?;
         tracing::info!("teacher verified");
         Ok(Response::new(Self::response(session, &principal)))
@@ -413,12 +391,8 @@ impl IdentityService for IdentityApi {
         if !caller.principal.has_role(Role::ClientsManage) {
             return Err(Error::PermissionDenied.into());
         }
-        let trn = Trn::parse("trn", &request.get_ref().trn).map_err(Error::from)?;
-        let revoked = self
-            .sessions
-            .revoke_teacher(trn)
-            .await
-            .map_err(Error::from)?;
+        let trn = Trn::parse("trn", &request.get_ref().trn)?;
+        let revoked = self.sessions.revoke_teacher(trn).await?;
         tracing::info!(%trn, revoked, actor = caller.actor(), "teacher sessions revoked");
         Ok(Response::new(pb::RevokeTeacherSessionsResponse {
             revoked_count: i32::try_from(revoked).unwrap_or(i32::MAX),
@@ -434,7 +408,7 @@ impl IdentityService for IdentityApi {
         if ids.len() > 1000 {
             return Err(Error::from(FieldViolation::new("client_ids", "at most 1000")).into());
         }
-        let display_names = self.store.display_names(ids).await.map_err(Error::from)?;
+        let display_names = self.store.display_names(ids).await?;
         Ok(Response::new(DescribeClientsResponse { display_names }))
     }
 
@@ -470,8 +444,7 @@ impl IdentityService for IdentityApi {
                 secret_hash: secrets::hash(secret.clone()).await?,
                 roles: &roles,
             })
-            .await
-            .map_err(Error::from)?;
+            .await?;
         if !inserted {
             return Err(Error::ClientExists.into());
         }

@@ -3,7 +3,9 @@
 use chrono::Utc;
 use portal_common::Role;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait as _};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait as _};
+
+use crate::error::Error;
 
 pub mod client {
     use sea_orm::entity::prelude::*;
@@ -72,7 +74,7 @@ impl Store {
     }
 
     #[tracing::instrument(name = "store", skip_all, fields(op = "client"))]
-    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, DbErr> {
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, Error> {
         Ok(client::Entity::find_by_id(client_id.to_owned())
             .one(&self.db)
             .await?
@@ -92,7 +94,7 @@ impl Store {
     pub async fn display_names(
         &self,
         client_ids: &[String],
-    ) -> Result<std::collections::HashMap<String, String>, DbErr> {
+    ) -> Result<std::collections::HashMap<String, String>, Error> {
         use sea_orm::{ColumnTrait as _, QueryFilter as _};
         Ok(client::Entity::find()
             .filter(client::Column::ClientId.is_in(client_ids.iter().cloned()))
@@ -105,7 +107,7 @@ impl Store {
 
     /// Inserts a client; false when the id is taken.
     #[tracing::instrument(name = "store", skip_all, fields(op = "insert_client"))]
-    pub async fn insert_client(&self, new: &NewClient<'_>) -> Result<bool, DbErr> {
+    pub async fn insert_client(&self, new: &NewClient<'_>) -> Result<bool, Error> {
         let inserted = client::Entity::insert(new.model())
             .on_conflict(
                 OnConflict::column(client::Column::ClientId)
@@ -119,7 +121,7 @@ impl Store {
 
     /// Inserts a client or replaces its secret, roles and name (the `admin` bootstrap).
     #[tracing::instrument(name = "store", skip_all, fields(op = "upsert_client"))]
-    pub async fn upsert_client(&self, new: &NewClient<'_>) -> Result<(), DbErr> {
+    pub async fn upsert_client(&self, new: &NewClient<'_>) -> Result<(), Error> {
         client::Entity::insert(new.model())
             .on_conflict(
                 OnConflict::column(client::Column::ClientId)

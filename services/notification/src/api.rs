@@ -137,8 +137,7 @@ impl NotificationService for NotificationApi {
                 parameters: &checked.parameters,
                 expires_at: checked.expires_at,
             })
-            .await
-            .map_err(Error::from)?;
+            .await?;
         if new {
             metrics().email_queued();
             self.wake.notify_one();

@@ -100,7 +100,7 @@ impl Store {
     /// Stores a message, or finds the one already stored under the caller's key; the id, and
     /// whether it was new.
     #[tracing::instrument(name = "store", skip_all, fields(op = "queue"))]
-    pub async fn queue(&self, new: &NewMessage<'_>) -> Result<(i64, bool), DbErr> {
+    pub async fn queue(&self, new: &NewMessage<'_>) -> Result<(i64, bool), crate::Error> {
         let now = Utc::now();
         let parameters = serde_json::to_string(new.parameters)
             .map_err(|e| DbErr::Custom(format!("parameters: {e}")))?;

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 use redis::aio::{ConnectionLike as _, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, IntoConnectionInfo as _, ProtocolVersion, PushInfo, PushKind};
 
-use crate::kv::StoreError;
-use crate::principal::Principal;
-use crate::sessions::{SessionError, SessionPolicy, decode_session, key};
+use portal_common::Principal;
+use portal_common::kv::StoreError;
+use portal_common::sessions::{SessionError, SessionPolicy, Sessions, decode_session, key};
 
 /// The most sessions one gateway keeps.
 const CAPACITY: u64 = 200_000;
@@ -26,6 +26,24 @@ const RECONNECT: Duration = Duration::from_millis(200);
 /// Slots recording invalidations by a hash of the key, so that a read answered before a change
 /// is not kept after the change's invalidation has gone by.
 const SLOTS: usize = 4096;
+
+/// How the gateway checks sessions: straight from the store (embedded, in memory), or from a
+/// cache of its own that Redis keeps honest.
+#[derive(Clone)]
+pub enum SessionCheck {
+    Store(Sessions),
+    Cached(CachedSessions),
+}
+
+impl SessionCheck {
+    /// The principal of a live session.
+    pub async fn authenticate(&self, session_id: &str) -> Result<Principal, SessionError> {
+        match self {
+            Self::Store(sessions) => sessions.authenticate(session_id).await,
+            Self::Cached(cached) => cached.authenticate(session_id).await,
+        }
+    }
+}
 
 /// A session held in memory.
 struct Entry {
