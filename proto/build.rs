@@ -34,6 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     tonic_prost_build::configure()
         .generate_default_stubs(true)
+        .codec_path("crate::codec::Codec")
         .include_file("dqt.rs")
         .compile_fds(descriptors)?;
     Ok(())

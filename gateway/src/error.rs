@@ -68,7 +68,7 @@ impl From<Error> for Status {
                 reason::VERIFICATION_REQUIRED,
             ),
             Error::ClientsOnly => Status::permission_denied("clients only"),
-            Error::TooLarge(limit) => Status::out_of_range(format!(
+            Error::TooLarge(limit) => Status::resource_exhausted(format!(
                 "the request is larger than the {limit} bytes this API accepts"
             )),
             Error::Incomplete => Status::cancelled("the request was not received whole"),

@@ -6,6 +6,7 @@
 //! check is counted against the client's limits before it is passed on, and given back when
 //! the service finds its input bad.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -108,13 +109,48 @@ where
     Ok(Bytes::from(message))
 }
 
-/// How many entries of the repeated field 1 the message in a frame holds, read from the
-/// protobuf wire format without decoding the message; `None` when it cannot be read that way
-/// (compressed, or malformed: the service then refuses it).
-fn entries_of_field_1(frame: &[u8]) -> Option<usize> {
+/// The message a frame carries: as it is, or gunzipped when the frame says it is compressed
+/// and the call's `grpc-encoding` is gzip. `Err` for a message that unpacks to more than
+/// `limit` bytes; `Ok(None)` when it cannot be read (another encoding, or bad bytes: the service
+/// then refuses it).
+fn message_of<'a>(
+    frame: &'a [u8],
+    encoding: Option<&str>,
+    limit: usize,
+) -> Result<Option<Cow<'a, [u8]>>, Error> {
+    use std::io::Read as _;
+    let Some((&compressed, rest)) = frame.split_first() else {
+        return Ok(None);
+    };
+    let Some(message) = rest.get(4..) else {
+        return Ok(None);
+    };
+    match (compressed, encoding) {
+        (0, _) => Ok(Some(Cow::Borrowed(message))),
+        (1, Some("gzip")) => {
+            let mut unpacked = Vec::new();
+            let bound = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+            if flate2::read::GzDecoder::new(message)
+                .take(bound)
+                .read_to_end(&mut unpacked)
+                .is_err()
+            {
+                return Ok(None);
+            }
+            if unpacked.len() > limit {
+                return Err(Error::TooLarge(limit));
+            }
+            Ok(Some(Cow::Owned(unpacked)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// How many entries of the repeated field 1 a message holds, read from the protobuf wire
+/// format without decoding the message; `None` when it cannot be read that way (malformed:
+/// the service then refuses it).
+fn entries_of_field_1(mut message: &[u8]) -> Option<usize> {
     use prost::encoding::{DecodeContext, WireType, decode_key, skip_field};
-    let (&compressed, rest) = frame.split_first()?;
-    let mut message = rest.get(4..).filter(|_| compressed == 0)?;
     let mut entries = 0;
     while !message.is_empty() {
         let (tag, wire) = decode_key(&mut message).ok()?;
@@ -127,12 +163,14 @@ fn entries_of_field_1(frame: &[u8]) -> Option<usize> {
 }
 
 /// What a call costs against its client's limits; a bulk check outside its bounds is refused
-/// here, before anything is counted.
-fn checks_in(cost: Cost, message: &[u8]) -> Result<u32, Error> {
+/// here, before anything is counted. A compressed bulk check is unpacked to be counted.
+fn checks_in(cost: Cost, frame: &[u8], encoding: Option<&str>, limit: usize) -> Result<u32, Error> {
     Ok(match cost {
         Cost::Free => 0,
         Cost::One => 1,
-        Cost::PerEntry => match entries_of_field_1(message) {
+        Cost::PerEntry => match message_of(frame, encoding, limit)?
+            .and_then(|message| entries_of_field_1(&message))
+        {
             Some(n) if (1..=MAX_BULK_CHECKS).contains(&n) => u32::try_from(n).unwrap_or(u32::MAX),
             Some(_) => {
                 return Err(portal_common::FieldViolation::new(
@@ -217,8 +255,9 @@ impl Forwarder {
         }
         let deadline = deadline_from(header("grpc-timeout"));
         // Bad input counts nothing: the size and the number of queries first, then the limits.
-        let message = read_message(body, route.api.max_request()).await?;
-        let checks = checks_in(route.cost, &message)?;
+        let limit = route.api.max_request();
+        let message = read_message(body, limit).await?;
+        let checks = checks_in(route.cost, &message, header("grpc-encoding"), limit)?;
         if checks > 0 {
             self.check_limits.take(&client_id(&caller)?, checks).await?;
         }
@@ -320,7 +359,7 @@ impl<S: NamedService> NamedService for Dispatch<S> {
 
 impl<S, B> Service<Request<B>> for Dispatch<S>
 where
-    S: Service<Request<B>, Response = Response<Body>, Error = std::convert::Infallible>
+    S: Service<Request<Body>, Response = Response<Body>, Error = std::convert::Infallible>
         + Clone
         + Send
         + 'static,
@@ -337,23 +376,28 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let forwarded = request
-            .extensions()
-            .get::<&'static Found>()
-            .copied()
-            .filter(|found| found.upstream_path.is_some());
-        match forwarded {
-            Some(found) => {
-                let forwarder = self.forwarder.clone();
-                Box::pin(async move { Ok(forwarder.forward(found, request).await) })
-            }
-            None => {
-                // Take the service that was polled ready, leaving a fresh clone in its place.
-                let clone = self.typed.clone();
-                let mut typed = std::mem::replace(&mut self.typed, clone);
-                Box::pin(async move { typed.call(request).await })
-            }
+        let Some(found) = request.extensions().get::<&'static Found>().copied() else {
+            return Box::pin(async { Ok(Status::from(Error::NoSuchMethod).into_http()) });
+        };
+        if found.upstream_path.is_some() {
+            let forwarder = self.forwarder.clone();
+            return Box::pin(async move { Ok(forwarder.forward(found, request).await) });
         }
+        // Take the service that was polled ready, leaving a fresh clone in its place.
+        let clone = self.typed.clone();
+        let mut typed = std::mem::replace(&mut self.typed, clone);
+        Box::pin(async move {
+            // A typed handler's message is read here under its API's limit, as a forwarded
+            // one is, so that an oversized request is refused the same way from its header.
+            let (parts, body) = request.into_parts();
+            match read_message(body, found.route.api.max_request()).await {
+                Ok(message) => {
+                    let request = Request::from_parts(parts, Body::new(Full::new(message)));
+                    typed.call(request).await
+                }
+                Err(error) => Ok(Status::from(error).into_http()),
+            }
+        })
     }
 }
 
@@ -383,6 +427,7 @@ mod tests {
 
     #[test]
     fn a_bulk_check_is_counted_from_its_frame_and_refused_past_its_bound() {
+        let checks_in = |cost, frame: &[u8]| checks_in(cost, frame, None, LIMIT);
         assert_eq!(checks_in(Cost::PerEntry, &bulk(1)).unwrap(), 1);
         assert_eq!(checks_in(Cost::PerEntry, &bulk(500)).unwrap(), 500);
         for n in [0, 501] {
@@ -396,5 +441,44 @@ mod tests {
         );
         assert_eq!(checks_in(Cost::One, &bulk(3)).unwrap(), 1);
         assert_eq!(checks_in(Cost::Free, &bulk(3)).unwrap(), 0);
+    }
+
+    const LIMIT: usize = 1 << 20;
+
+    fn gzipped(frame: &[u8], level: u32) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut encoder =
+            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        encoder.write_all(&frame[5..]).unwrap();
+        let packed = encoder.finish().unwrap();
+        let mut compressed = vec![1];
+        compressed.extend_from_slice(&u32::try_from(packed.len()).unwrap().to_be_bytes());
+        compressed.extend_from_slice(&packed);
+        compressed
+    }
+
+    #[test]
+    fn a_compressed_bulk_check_is_unpacked_to_be_counted_and_held_to_the_limit() {
+        let packed = gzipped(&bulk(300), 6);
+        assert!(packed.len() < bulk(300).len());
+        assert_eq!(
+            checks_in(Cost::PerEntry, &packed, Some("gzip"), LIMIT).unwrap(),
+            300
+        );
+        let refused = checks_in(Cost::PerEntry, &gzipped(&bulk(501), 6), Some("gzip"), LIMIT);
+        assert_eq!(
+            Status::from(refused.unwrap_err()).code(),
+            Code::InvalidArgument
+        );
+        // Unpacking stops at the limit: a small frame that unpacks to more is refused.
+        let bomb = gzipped(&[vec![0; 5], vec![0; 4 * LIMIT]].concat(), 9);
+        assert!(bomb.len() < LIMIT / 100);
+        let refused = checks_in(Cost::PerEntry, &bomb, Some("gzip"), LIMIT);
+        assert!(matches!(refused, Err(Error::TooLarge(LIMIT))));
+        // Another encoding cannot be read here: the service decides, and it counts one.
+        assert_eq!(
+            checks_in(Cost::PerEntry, &packed, Some("zstd"), LIMIT).unwrap(),
+            1
+        );
     }
 }

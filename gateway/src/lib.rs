@@ -32,6 +32,7 @@ use portal_common::{Component, Config, Signer, VerificationMode};
 use routes::Api;
 use session_cache::{CachedSessions, SessionCheck};
 use source::TrustedProxies;
+use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tower::Layer as _;
 
@@ -178,30 +179,38 @@ fn served(
         forward::Forwarder::new(signer, trusted_proxies, check_limits, Arc::new(upstreams));
     let auth = auth::AuthorizeLayer::new(sessions, verification);
     let serve = ServeWith { auth, forwarder };
-    // Typed handlers decode only up to their API's limit; forwarded calls are held to the same
-    // limit by the forwarder, which reads no further than a frame's header past it.
+    // Every call's message is read by the dispatcher under its API's limit, no further than a
+    // frame's header past it; typed handlers also decode no more than that limit.
     let table = Routes::new(
         serve.api(
             AuthenticationServer::new(gateway.clone())
-                .max_decoding_message_size(Api::Authentication.max_request()),
+                .max_decoding_message_size(Api::Authentication.max_request())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
         ),
     )
     .add_service(
         serve.api(
             TeacherPortalServer::new(gateway.clone())
-                .max_decoding_message_size(Api::TeacherPortal.max_request()),
+                .max_decoding_message_size(Api::TeacherPortal.max_request())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
         ),
     )
     .add_service(
         serve.api(
             EmployerAccessServer::new(gateway.clone())
-                .max_decoding_message_size(Api::EmployerAccess.max_request()),
+                .max_decoding_message_size(Api::EmployerAccess.max_request())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
         ),
     )
     .add_service(
         serve.api(
             AdministrationServer::new(gateway)
-                .max_decoding_message_size(Api::Administration.max_request()),
+                .max_decoding_message_size(Api::Administration.max_request())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
         ),
     );
     Served {

@@ -3,6 +3,8 @@
 
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
+pub mod codec;
+
 include!(concat!(env!("OUT_DIR"), "/dqt.rs"));
 
 /// Every file of the API, with comments, for server reflection (v1 and v1alpha).

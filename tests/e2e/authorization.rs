@@ -207,7 +207,7 @@ async fn each_api_refuses_requests_larger_than_it_needs() {
         })
         .await
         .unwrap_err();
-    assert_eq!(oversized.code(), Code::OutOfRange);
+    assert_eq!(oversized.code(), Code::ResourceExhausted);
     let admin = h.sign_in_admin().await;
     let oversized = h
         .admin()
@@ -219,7 +219,7 @@ async fn each_api_refuses_requests_larger_than_it_needs() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(oversized.code(), Code::OutOfRange);
+    assert_eq!(oversized.code(), Code::ResourceExhausted);
     // Within its bound a request is read and judged on its content.
     let ordinary = h
         .admin()

@@ -187,7 +187,12 @@ async fn sessions_are_checked_from_memory_never_past_their_end_and_use_still_sli
 
 #[tokio::test]
 async fn forwarded_calls_keep_what_the_service_said_and_the_limits_of_their_api() {
-    let h = start(Stores::Embedded, |_| {}).await.unwrap();
+    // Verification off: the teacher below calls a verified-level RPC with the seed's sign-in.
+    let h = start(Stores::Embedded, |config| {
+        config.shared.verification = portal_common::VerificationMode::Off;
+    })
+    .await
+    .unwrap();
     let admin = h.sign_in_admin().await;
     let record = h.create_teacher(&admin, teacher()).await;
 
@@ -244,6 +249,130 @@ async fn forwarded_calls_keep_what_the_service_said_and_the_limits_of_their_api(
         .update_teacher(authed(big, &admin))
         .await
         .unwrap_err();
-    assert_eq!(oversized.code(), Code::OutOfRange);
+    assert_eq!(oversized.code(), Code::ResourceExhausted);
+
+    // The same for a typed handler's message, and bytes that are not the message are the
+    // caller's error, forwarded or typed, without the decoder's findings.
+    let session = h.sign_in_teacher(&record).await.token;
+    let typed = "/dqt.portal.v1.TeacherPortal/ListMyRecordChecks";
+    // (prost encodes a `Vec<u8>` as google.protobuf.BytesValue: field 1, bytes.)
+    let huge: Vec<u8> = vec![7; 5 * 1024 * 1024];
+    let refused = raw_call(&h.gateway, typed, huge, Some(&session)).await;
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    // Field 1 as bytes that are not UTF-8: not a string, so not the request's `trn`.
+    let garbled = || -> Vec<u8> { vec![0xff, 0xfe, 0xfd] };
+    for (path, token) in [
+        ("/dqt.portal.v1.Authentication/SignInTeacher", None),
+        (
+            "/dqt.portal.v1.Administration/GetTeacher",
+            Some(admin.as_str()),
+        ),
+    ] {
+        let refused = raw_call(&h.gateway, path, garbled(), token).await;
+        assert_eq!(refused.code(), Code::InvalidArgument, "{path}: {refused:?}");
+        assert!(!refused.message().contains("utf"), "{}", refused.message());
+    }
+    h.shutdown().await;
+}
+
+/// A unary call of `path` with any message, which the server must refuse.
+async fn raw_call<M>(
+    channel: &Channel,
+    path: &'static str,
+    message: M,
+    token: Option<&str>,
+) -> tonic::Status
+where
+    M: prost::Message + Send + Sync + 'static,
+{
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    grpc.unary::<M, (), _>(
+        request,
+        tonic::codegen::http::uri::PathAndQuery::from_static(path),
+        tonic_prost::ProstCodec::default(),
+    )
+    .await
+    .unwrap_err()
+}
+
+/// gzip both ways, for forwarded calls (the service unpacks and packs) and typed ones (the
+/// gateway does), and every answer says that gzip is accepted.
+#[tokio::test]
+async fn requests_and_answers_may_be_gzipped() {
+    use dqt_proto::dqt::portal::v1::administration_client::AdministrationClient;
+    use dqt_proto::dqt::portal::v1::authentication_client::AuthenticationClient;
+    use tonic::codec::CompressionEncoding::Gzip;
+    let h = start(Stores::Embedded, |config| {
+        config.shared.verification = portal_common::VerificationMode::Off;
+    })
+    .await
+    .unwrap();
+    let admin = AdministrationClient::new(h.gateway.clone())
+        .send_compressed(Gzip)
+        .accept_compressed(Gzip);
+    let auth = AuthenticationClient::new(h.gateway.clone())
+        .send_compressed(Gzip)
+        .accept_compressed(Gzip);
+    let portal = TeacherPortalClient::new(h.gateway.clone())
+        .send_compressed(Gzip)
+        .accept_compressed(Gzip);
+    let token = auth
+        .clone()
+        .sign_in_client(pb::SignInClientRequest {
+            client_id: "admin".into(),
+            client_secret: crate::support::ADMIN_SECRET.into(),
+        })
+        .await
+        .expect("a gzipped sign-in")
+        .into_inner()
+        .token;
+    let record = admin
+        .clone()
+        .create_teacher(authed(teacher(), &token))
+        .await
+        .expect("a gzipped create")
+        .into_inner();
+    let session = auth
+        .clone()
+        .sign_in_teacher(crate::support::sign_in_request(&record))
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    let forwarded = portal
+        .clone()
+        .get_my_record(authed(pb::GetMyRecordRequest {}, &session))
+        .await
+        .expect("a gzipped forwarded call");
+    let typed = portal
+        .clone()
+        .list_my_record_checks(authed(pb::ListMyRecordChecksRequest::default(), &session))
+        .await
+        .expect("a gzipped typed call");
+    for (what, metadata) in [
+        ("forwarded", forwarded.metadata()),
+        ("typed", typed.metadata()),
+    ] {
+        assert_eq!(metadata.get("grpc-encoding").unwrap(), "gzip", "{what}");
+        let accepted = metadata.get("grpc-accept-encoding").unwrap();
+        assert!(accepted.to_str().unwrap().contains("gzip"), "{what}");
+    }
+    assert_eq!(forwarded.into_inner().trn, record.trn);
+    // Uncompressed callers are told too.
+    let plain = h
+        .portal()
+        .get_my_record(authed(pb::GetMyRecordRequest {}, &session))
+        .await
+        .unwrap();
+    let accepted = plain.metadata().get("grpc-accept-encoding").unwrap();
+    assert!(accepted.to_str().unwrap().contains("gzip"));
+    assert!(plain.metadata().get("grpc-encoding").is_none());
     h.shutdown().await;
 }

@@ -1,5 +1,5 @@
 //! Services trust only calls carrying a valid principal assertion; every server serves health
-//! and reflection (v1 and v1alpha).
+//! and reflection (v1 and v1alpha, each describing every service served and the error details).
 
 use std::time::SystemTime;
 
@@ -97,40 +97,80 @@ async fn services_refuse_calls_without_a_valid_principal_assertion() {
     h.shutdown().await;
 }
 
-/// The services a server lists through one version of the reflection API; v1 and v1alpha
-/// are distinct generated types with the same shape.
-macro_rules! services_listed {
-    ($version:ident, $addr:expr) => {{
+/// What a server tells through one version of the reflection API (v1 and v1alpha are distinct
+/// generated types of the same shape), asked as `buf curl --list-methods` asks: the services it
+/// lists; then the file declaring each of them and each of `symbols`, and every file those
+/// import, by name. Returns the services listed and what did not resolve.
+macro_rules! reflection_of {
+    ($version:ident, $addr:expr, $symbols:expr) => {{
         use $version::server_reflection_request::MessageRequest;
         use $version::server_reflection_response::MessageResponse;
         let mut client =
             $version::server_reflection_client::ServerReflectionClient::new(channel(&$addr));
-        let request = $version::ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
+        let mut ask = async |message: MessageRequest| {
+            let request = $version::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(message),
+            };
+            client
+                .server_reflection_info(tokio_stream::iter([request]))
+                .await
+                .unwrap()
+                .into_inner()
+                .message()
+                .await
+                .unwrap()
+                .unwrap()
+                .message_response
+                .unwrap()
         };
-        let mut stream = client
-            .server_reflection_info(tokio_stream::iter([request]))
-            .await
-            .unwrap()
-            .into_inner();
-        match stream
-            .message()
-            .await
-            .unwrap()
-            .unwrap()
-            .message_response
-            .unwrap()
-        {
-            MessageResponse::ListServicesResponse(list) => list
-                .service
-                .into_iter()
-                .map(|s| s.name)
-                .collect::<Vec<String>>(),
+        let listed: Vec<String> = match ask(MessageRequest::ListServices(String::new())).await {
+            MessageResponse::ListServicesResponse(list) => {
+                list.service.into_iter().map(|s| s.name).collect()
+            }
             other => panic!("unexpected reflection answer {other:?}"),
+        };
+        let mut unresolved = Vec::new();
+        let mut wanted: Vec<MessageRequest> = listed
+            .iter()
+            .cloned()
+            .chain($symbols.iter().map(|s: &&str| (*s).to_owned()))
+            .map(MessageRequest::FileContainingSymbol)
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(request) = wanted.pop() {
+            let asked = format!("{request:?}");
+            match ask(request).await {
+                MessageResponse::FileDescriptorResponse(files)
+                    if !files.file_descriptor_proto.is_empty() =>
+                {
+                    for bytes in files.file_descriptor_proto {
+                        let file = <prost_types::FileDescriptorProto as prost::Message>::decode(
+                            bytes.as_slice(),
+                        )
+                        .unwrap();
+                        seen.insert(file.name().to_owned());
+                        for import in file.dependency {
+                            if seen.insert(import.clone()) {
+                                wanted.push(MessageRequest::FileByFilename(import));
+                            }
+                        }
+                    }
+                }
+                other => unresolved.push(format!("{asked}: {other:?}")),
+            }
         }
+        (listed, unresolved)
     }};
 }
+
+/// The error types a client must decode from reflection alone.
+const DETAIL_TYPES: [&str; 4] = [
+    "google.rpc.Status",
+    "google.rpc.BadRequest",
+    "google.rpc.ErrorInfo",
+    "google.rpc.RetryInfo",
+];
 
 fn channel(addr: impl std::fmt::Display) -> tonic::transport::Channel {
     tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
@@ -139,12 +179,12 @@ fn channel(addr: impl std::fmt::Display) -> tonic::transport::Channel {
 }
 
 #[tokio::test]
-async fn reflection_lists_each_servers_services_on_v1_and_v1alpha() {
+async fn reflection_describes_every_service_and_the_error_details_on_v1_and_v1alpha() {
     let h = start(Stores::Embedded, |_| {}).await.unwrap();
     let gateway = h.addr(names::GATEWAY);
-    for listed in [
-        services_listed!(v1, gateway),
-        services_listed!(v1alpha, gateway),
+    for (listed, unresolved) in [
+        reflection_of!(v1, gateway, DETAIL_TYPES),
+        reflection_of!(v1alpha, gateway, DETAIL_TYPES),
     ] {
         for service in [
             "dqt.portal.v1.Authentication",
@@ -152,6 +192,8 @@ async fn reflection_lists_each_servers_services_on_v1_and_v1alpha() {
             "dqt.portal.v1.EmployerAccess",
             "dqt.portal.v1.Administration",
             "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
         ] {
             assert!(
                 listed.iter().any(|s| s == service),
@@ -162,18 +204,24 @@ async fn reflection_lists_each_servers_services_on_v1_and_v1alpha() {
             !listed.iter().any(|s| s.starts_with("dqt.record")),
             "internal APIs stay internal"
         );
+        assert_eq!(unresolved, Vec::<String>::new(), "everything resolves");
     }
     for (component, service) in [
         (names::RECORD, "dqt.record.v1.RecordService"),
         (names::IDENTITY, "dqt.identity.v1.IdentityService"),
         (names::EMPLOYMENT, "dqt.employment.v1.EmploymentService"),
         (names::DOCUMENT, "dqt.document.v1.DocumentService"),
+        (
+            names::NOTIFICATION,
+            "dqt.notification.v1.NotificationService",
+        ),
     ] {
-        let listed = services_listed!(v1, h.addr(component));
+        let (listed, unresolved) = reflection_of!(v1alpha, h.addr(component), DETAIL_TYPES);
         assert!(
             listed.iter().any(|s| s == service),
             "{service} listed: {listed:?}"
         );
+        assert_eq!(unresolved, Vec::<String>::new(), "everything resolves");
     }
     h.shutdown().await;
 }

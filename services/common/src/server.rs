@@ -61,8 +61,9 @@ pub struct Served {
 }
 
 impl Served {
-    /// A component that serves one gRPC service.
-    pub fn one<S, B>(service: S) -> Self
+    /// A component that serves one gRPC service, which takes no call without a principal
+    /// assertion `signer` made.
+    pub fn one<S, B>(service: S, signer: &crate::Signer) -> Self
     where
         S: Service<
                 Request<tonic::body::Body>,
@@ -78,7 +79,10 @@ impl Served {
         B::Error: Into<tonic::codegen::StdError>,
     {
         Self {
-            routes: Routes::new(service),
+            routes: Routes::new(tonic::service::interceptor::InterceptedService::new(
+                service,
+                signer.interceptor(),
+            )),
             services: vec![S::NAME],
         }
     }
@@ -117,9 +121,18 @@ pub async fn serve(
     }
 
     let reflection = || {
+        // Both versions of reflection describe every service served, each other included, and
+        // the google.rpc status and detail types that errors carry, so that a client decodes
+        // BadRequest, ErrorInfo or RetryInfo from reflection alone.
         let mut builder = tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
             .register_encoded_file_descriptor_set(dqt_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            );
         for name in served
             .services
             .iter()
@@ -210,6 +223,20 @@ fn status_code<B>(response: &Response<B>) -> tonic::Code {
         .map_or(tonic::Code::Ok, tonic::Code::from_i32)
 }
 
+const ACCEPT_ENCODING_HEADER: &str = "grpc-accept-encoding";
+
+/// A call's path as logs, spans and metrics may show it: a gRPC method path of at most 128
+/// characters of the kinds method names use, else `unknown`, so that a caller cannot put what
+/// it likes, or as much as it likes, into them.
+fn loggable_method(path: &str) -> &str {
+    let plausible = path.len() <= 128
+        && path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_'));
+    if plausible { path } else { "unknown" }
+}
+
 /// A new request id: 128 random bits in hex.
 pub fn new_request_id() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -250,7 +277,7 @@ where
                 value
             }
         };
-        let method = request.uri().path().to_owned();
+        let method = loggable_method(request.uri().path()).to_owned();
         let span = tracing::info_span!(
             "rpc",
             method = %method,
@@ -265,7 +292,12 @@ where
         Box::pin(
             async move {
                 let mut response = inner.call(request).await?;
-                response.headers_mut().insert(REQUEST_ID_HEADER, id);
+                let headers = response.headers_mut();
+                headers.insert(REQUEST_ID_HEADER, id);
+                // Every server takes and gives gzip (tonic says so only when refusing another).
+                headers
+                    .entry(ACCEPT_ENCODING_HEADER)
+                    .or_insert(HeaderValue::from_static("gzip"));
                 let (code, took) = (status_code(&response), started.elapsed());
                 metrics().call(&method, code, took);
                 tracing::debug!(code = ?code, took_ms = took.as_secs_f64() * 1e3, "answered");
@@ -354,5 +386,25 @@ where
             drop(permit);
             response
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plausible_method_paths_reach_logs_and_spans() {
+        let real = "/dqt.portal.v1.TeacherPortal/GetMyRecord";
+        assert_eq!(loggable_method(real), real);
+        let long = format!("/a.B/{}", "C".repeat(200));
+        for made_up in [
+            "/x\n{\"level\":\"ERROR\"}",
+            "/dqt.portal.v1.TeacherPortal/Get My Record",
+            "no-slash",
+            long.as_str(),
+        ] {
+            assert_eq!(loggable_method(made_up), "unknown", "{made_up:?}");
+        }
     }
 }

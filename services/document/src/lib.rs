@@ -18,6 +18,7 @@ use dqt_proto::dqt::document::v1::document_service_server::DocumentServiceServer
 use portal_common::component::{Context, names};
 use portal_common::config::parse_host_port;
 use portal_common::server::Served;
+use tonic::codec::CompressionEncoding;
 
 use fonts::Fonts;
 
@@ -55,10 +56,12 @@ impl Settings {
             context.upstream(names::RECORD)?,
             signer.clone(),
         );
-        Ok(Served::one(DocumentServiceServer::with_interceptor(
-            api,
-            signer.interceptor(),
-        )))
+        Ok(Served::one(
+            DocumentServiceServer::new(api)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            signer,
+        ))
     }
 }
 

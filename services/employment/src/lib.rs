@@ -10,6 +10,7 @@ use dqt_proto::dqt::employment::v1::employment_service_server::EmploymentService
 use portal_common::component::{Context, names};
 use portal_common::config::parse_host_port;
 use portal_common::server::Served;
+use tonic::codec::CompressionEncoding;
 
 /// The employment service's name.
 pub const NAME: &str = names::EMPLOYMENT;
@@ -37,10 +38,12 @@ impl Settings {
         let db =
             portal_common::db::open::<migration::Migrator>(&context.shared.databases, self.db())
                 .await?;
-        Ok(Served::one(EmploymentServiceServer::with_interceptor(
-            api::EmploymentApi::new(store::Store::new(db)),
-            context.signer.interceptor(),
-        )))
+        Ok(Served::one(
+            EmploymentServiceServer::new(api::EmploymentApi::new(store::Store::new(db)))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            context.signer,
+        ))
     }
 }
 

@@ -14,6 +14,7 @@ use dqt_proto::dqt::identity::v1::identity_service_server::IdentityServiceServer
 use portal_common::component::{Context, names};
 use portal_common::config::parse_host_port;
 use portal_common::server::Served;
+use tonic::codec::CompressionEncoding;
 
 pub use api::Upstreams;
 pub use error::Error;
@@ -65,10 +66,12 @@ impl Settings {
             signer.clone(),
         )
         .await?;
-        Ok(Served::one(IdentityServiceServer::with_interceptor(
-            api,
-            signer.interceptor(),
-        )))
+        Ok(Served::one(
+            IdentityServiceServer::new(api)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            signer,
+        ))
     }
 }
 

@@ -17,6 +17,7 @@ use dqt_proto::dqt::notification::v1::notification_service_server::NotificationS
 use portal_common::component::{Context, names};
 use portal_common::config::parse_host_port;
 use portal_common::server::Served;
+use tonic::codec::CompressionEncoding;
 
 pub use error::Error;
 
@@ -80,10 +81,12 @@ impl Settings {
             }
             .run(),
         );
-        Ok(Served::one(NotificationServiceServer::with_interceptor(
-            api::NotificationApi::new(store, wake),
-            context.signer.interceptor(),
-        )))
+        Ok(Served::one(
+            NotificationServiceServer::new(api::NotificationApi::new(store, wake))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            context.signer,
+        ))
     }
 }
 

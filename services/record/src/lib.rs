@@ -17,6 +17,7 @@ use portal_common::config::parse_host_port;
 use portal_common::notification::Notifier;
 use portal_common::server::Served;
 use sea_orm::DbErr;
+use tonic::codec::CompressionEncoding;
 
 /// The record service's name.
 pub const NAME: &str = names::RECORD;
@@ -84,17 +85,19 @@ impl Settings {
         );
         tokio::spawn(delete_expired_evidence(store.clone(), retention));
         let signer = context.signer;
-        let api = RecordServiceServer::with_interceptor(
-            api::RecordApi::new(
-                store,
-                signer.clone(),
-                retention,
-                context.shared.verification,
-                Notifier::new(context.upstream(names::NOTIFICATION)?, signer.clone(), NAME),
-            ),
-            signer.interceptor(),
+        let api = api::RecordApi::new(
+            store,
+            signer.clone(),
+            retention,
+            context.shared.verification,
+            Notifier::new(context.upstream(names::NOTIFICATION)?, signer.clone(), NAME),
         );
-        Ok(Served::one(api))
+        Ok(Served::one(
+            RecordServiceServer::new(api)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            signer,
+        ))
     }
 }
 
