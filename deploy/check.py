@@ -6,7 +6,8 @@ then the compose file and the manifests are read and checked against the portal 
 PORTAL_* variable they set must be one that `portal serve --help` knows, every component must
 be there as its own `portal serve` container, and each Deployment must probe, expose and be
 reached on the port its address gives; the network policies must let each service be reached
-only by the components that call it; and docs/operations.md must describe every variable.
+only by the components that call it; every alert must have a promtool test; and
+docs/operations.md must describe every variable.
 
 Usage: deploy/check.py PATH/TO/portal
 """
@@ -168,6 +169,15 @@ def check_kubernetes(known, ports, callers):
             fail(f"k8s: {name} has no CPU and memory limits")
 
 
+def check_alerts_tested():
+    rules = yaml.safe_load((HERE / "prometheus-alerts.yaml").read_text())
+    tests = yaml.safe_load((HERE / "prometheus-alerts.test.yaml").read_text())
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    tested = {case["alertname"] for test in tests["tests"] for case in test.get("alert_rule_test", [])}
+    for alert in sorted(alerts - tested):
+        fail(f"prometheus-alerts.test.yaml has no test of {alert}")
+
+
 def check_documented(known):
     operations = (HERE.parent / "docs" / "operations.md").read_text()
     for variable in sorted(known):
@@ -181,6 +191,7 @@ def main():
     known = known_variables(sys.argv[1])
     ports, callers = ports_and_callers(components(sys.argv[1]))
     check_documented(known)
+    check_alerts_tested()
     check_compose(known, ports)
     check_kubernetes(known, ports, callers)
     for message in failures:

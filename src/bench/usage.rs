@@ -3,22 +3,9 @@
 
 use anyhow::Context as _;
 
-/// CPU seconds and peak resident memory of a process, from /proc.
+/// CPU seconds and peak resident memory (kB) of a process, from /proc.
 pub fn usage(pid: u32) -> Option<(f64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let peak_kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    // Clock ticks are 1/100 s on Linux.
-    Some((ticks / 100.0, peak_kb))
+    portal_common::process::usage(&pid.to_string()).map(|u| (u.cpu_seconds, u.peak_resident_kb))
 }
 
 /// Redis's CPU seconds so far and its own peak memory in kB, from `INFO`: the server may be on

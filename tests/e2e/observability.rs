@@ -76,18 +76,28 @@ fn spans(export: &ExportTraceServiceRequest) -> Vec<Span> {
 }
 
 /// `GET /metrics` from a process's metrics port.
-async fn scrape(port: u16) -> String {
+async fn scrape(port: u16, accept: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("metrics port open");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     response
+}
+
+/// A series of the grpc-ecosystem families for a unary method.
+fn rpc_series(family: &str, service: &str, method: &str, code: Option<&str>) -> String {
+    let code = code
+        .map(|c| format!(",grpc_code=\"{c}\""))
+        .unwrap_or_default();
+    format!(
+        "{family}{{grpc_type=\"unary\",grpc_service=\"{service}\",grpc_method=\"{method}\"{code}}}"
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,31 +219,66 @@ async fn one_trace_across_components_logs_with_its_ids_and_metrics_per_process()
         "one trace id across components"
     );
 
-    // Metrics, each process on its own port.
-    let gateway = scrape(gateway_metrics).await;
+    // Metrics, each process on its own port, under the grpc-ecosystem names: the public call
+    // served by the gateway, its call to the record service, and what was never called at 0.
+    let gateway = scrape(gateway_metrics, "text/plain").await;
     assert!(
-        gateway.contains(
-            "portal_rpc_calls_total{method=\"/dqt.portal.v1.TeacherPortal/GetMyRecord\",code=\"OK\"} 1"
-        ),
+        gateway.contains("content-type: text/plain; version=0.0.4"),
         "{gateway}"
     );
+    let teacher_portal = "dqt.portal.v1.TeacherPortal";
+    for series in [
+        rpc_series(
+            "grpc_server_handled_total",
+            teacher_portal,
+            "GetMyRecord",
+            Some("OK"),
+        ) + " 1",
+        rpc_series(
+            "grpc_server_started_total",
+            teacher_portal,
+            "GetMyRecord",
+            None,
+        ) + " 1",
+        rpc_series(
+            "grpc_server_handling_seconds_count",
+            teacher_portal,
+            "GetMyRecord",
+            None,
+        ) + " 1",
+        rpc_series(
+            "grpc_client_handled_total",
+            "dqt.record.v1.RecordService",
+            "GetMyRecord",
+            Some("OK"),
+        ) + " 1",
+        rpc_series(
+            "grpc_server_handled_total",
+            teacher_portal,
+            "DownloadDocument",
+            Some("OK"),
+        ) + " 0",
+    ] {
+        assert!(gateway.contains(&series), "{series} in {gateway}");
+    }
+    assert!(gateway.contains("# TYPE process_cpu_seconds_total counter"));
+    assert!(gateway.contains("portal_build_info{version="));
+    let identity = scrape(identity_metrics, "application/openmetrics-text").await;
     assert!(
-        gateway.contains(
-            "portal_rpc_duration_seconds_count{method=\"/dqt.portal.v1.TeacherPortal/GetMyRecord\"} 1"
-        ),
-        "{gateway}"
+        identity.contains("content-type: application/openmetrics-text"),
+        "{identity}"
     );
-    let identity = scrape(identity_metrics).await;
     assert!(
         identity.contains("portal_sign_in_failures_total 1"),
         "{identity}"
     );
-    assert!(
-        identity.contains(
-            "portal_rpc_calls_total{method=\"/dqt.identity.v1.IdentityService/SignInTeacher\",code=\"UNAUTHENTICATED\"} 1"
-        ),
-        "{identity}"
+    let refused = rpc_series(
+        "grpc_server_handled_total",
+        "dqt.identity.v1.IdentityService",
+        "SignInTeacher",
+        Some("Unauthenticated"),
     );
+    assert!(identity.contains(&format!("{refused} 1")), "{identity}");
 
     // The logs of that call carry its trace id and its request id, in both processes.
     for component in [names::GATEWAY, names::RECORD] {

@@ -114,6 +114,10 @@ pub async fn serve(
     let names: Vec<&'static str> = std::iter::once("")
         .chain(served.services.iter().copied())
         .collect();
+    let mut measured = served.services.clone();
+    measured.push(HEALTH_SERVICE);
+    measured.extend(REFLECTION_SERVICES);
+    metrics().serving(&measured);
     for name in &names {
         reporter
             .set_service_status(*name, ServingStatus::Serving)
@@ -214,7 +218,7 @@ pub struct RequestId<S> {
 
 /// The status of an answered call: in the headers when it failed at once (trailers-only),
 /// otherwise OK as far as this layer can see (unary handlers answer in one go).
-fn status_code<B>(response: &Response<B>) -> tonic::Code {
+pub(crate) fn status_code<B>(response: &Response<B>) -> tonic::Code {
     response
         .headers()
         .get("grpc-status")
@@ -278,6 +282,7 @@ where
             }
         };
         let method = loggable_method(request.uri().path()).to_owned();
+        metrics().started(&method);
         let span = tracing::info_span!(
             "rpc",
             method = %method,

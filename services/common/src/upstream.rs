@@ -14,6 +14,7 @@ use tonic::{Code, Status};
 use tower::Service;
 
 use crate::deadline::{DEFAULT_DEADLINE, parse_grpc_timeout};
+use crate::metrics::metrics;
 
 /// Tries of a read before its UNAVAILABLE is passed on.
 const READ_ATTEMPTS: u32 = 3;
@@ -90,9 +91,12 @@ impl Service<http::Request<Body>> for Upstream {
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout)
             .map(|timeout| Instant::now() + timeout);
+        let path = request.uri().path().to_owned();
+        metrics().client_started(&path);
+        let started = Instant::now();
         let call = self.channel.call(request);
         Box::pin(async move {
-            Ok(match call.await {
+            let response = match call.await {
                 Ok(response) if cancelled_at(&response, deadline) => {
                     deadline_exceeded(service).into_http()
                 }
@@ -103,7 +107,10 @@ impl Service<http::Request<Body>> for Upstream {
                     tracing::warn!(service, error = %cause, "cannot reach a service");
                     Status::unavailable(format!("the {service} service is unavailable")).into_http()
                 }
-            })
+            };
+            let code = crate::server::status_code(&response);
+            metrics().client_call(&path, code, started.elapsed());
+            Ok(response)
         })
     }
 }

@@ -46,6 +46,7 @@ impl Settings {
     /// The document service, ready to serve: fonts parsed, register migrated.
     async fn served(&self, context: &Context<'_>) -> anyhow::Result<Served> {
         let fonts = Fonts::load().map_err(|e| anyhow::anyhow!("fonts: {e}"))?;
+        portal_common::metrics::metrics().issuing(register::kind_texts());
         let db =
             portal_common::db::open::<migration::Migrator>(&context.shared.databases, self.db())
                 .await?;

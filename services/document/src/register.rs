@@ -80,6 +80,11 @@ const KINDS: [(pb::DocumentKind, &str); 5] = [
     ),
 ];
 
+/// Every document kind as the register stores it (and the metrics count it).
+pub fn kind_texts() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().map(|(_, text)| *text)
+}
+
 /// A document kind as the register stores it.
 pub fn kind_text(kind: pb::DocumentKind) -> &'static str {
     KINDS
