@@ -230,9 +230,20 @@ pub fn metrics() -> &'static Metrics {
 impl Metrics {
     /// The gRPC services this process serves: each of their methods' series at zero.
     pub fn serving(&self, services: &[&str]) {
-        for (path, labels) in methods() {
-            if services.contains(&labels.grpc_service.as_str()) && path.starts_with('/') {
+        for labels in methods().values() {
+            if services.contains(&labels.grpc_service.as_str()) {
                 self.server.expect(labels);
+            }
+        }
+    }
+
+    /// The component `component` that this process calls: the client-side series of each
+    /// method of its services (`dqt.<component>.v1`) at zero.
+    pub fn calling(&self, component: &str) {
+        let package = format!("dqt.{component}.v1.");
+        for labels in methods().values() {
+            if labels.grpc_service.starts_with(&package) {
+                self.client.expect(labels);
             }
         }
     }
@@ -610,6 +621,7 @@ mod tests {
     fn the_series_of_what_a_server_serves_exist_from_the_start() {
         let metrics = metrics();
         metrics.serving(&["dqt.document.v1.DocumentService", "grpc.health.v1.Health"]);
+        metrics.calling("employment");
         metrics.issuing(["qts_certificate", "letter"]);
         let text = metrics.encode_text();
         for series in [
@@ -618,6 +630,7 @@ mod tests {
             "portal_documents_issued_total{kind=\"letter\"} 0",
             "portal_sign_in_lockouts_total{kind=\"source\"} 0",
             "portal_emails_failed_total{kind=\"expired\"} 0",
+            "grpc_client_handled_total{grpc_type=\"unary\",grpc_service=\"dqt.employment.v1.EmploymentService\",grpc_method=\"ListEmployments\",grpc_code=\"Unavailable\"} 0",
             "portal_build_info{version=\"",
         ] {
             assert!(text.contains(series), "{series} missing");

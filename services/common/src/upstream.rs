@@ -46,6 +46,7 @@ pub fn connect(
     if let Some(tls) = tls {
         endpoint = endpoint.tls_config(tls.clone())?;
     }
+    metrics().calling(service);
     Ok(Upstream {
         channel: endpoint.connect_lazy(),
         service,
