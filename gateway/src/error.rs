@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use portal_common::FieldViolation;
-use portal_common::error::{reason, with_reason};
+use portal_common::error::{Reason, not_allowed, status, unavailable, with_details};
 use portal_common::kv::StoreError;
 use portal_common::sessions::SessionError;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt as _};
+use tonic_types::ErrorDetails;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -57,30 +57,49 @@ impl From<FieldViolation> for Error {
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
-            Error::NotBearer => Status::unauthenticated("authorization must be a bearer token"),
-            Error::NoSuchMethod => Status::unimplemented("no such method"),
-            Error::SignInFirst => Status::unauthenticated("sign in first"),
-            Error::PermissionDenied => Status::permission_denied("not allowed"),
-            Error::VerificationRequired => with_reason(
+            Error::NotBearer => status(
+                Code::Unauthenticated,
+                "authorization must be a bearer token",
+                Reason::SessionInvalid,
+            ),
+            Error::NoSuchMethod => {
+                status(Code::Unimplemented, "no such method", Reason::UnknownMethod)
+            }
+            Error::SignInFirst => status(
+                Code::Unauthenticated,
+                "sign in first",
+                Reason::SessionRequired,
+            ),
+            Error::PermissionDenied => not_allowed(),
+            Error::VerificationRequired => status(
                 Code::PermissionDenied,
                 "this needs a verified session: call StartVerification, then \
                  CompleteVerification with the code from the email",
-                reason::VERIFICATION_REQUIRED,
+                Reason::VerificationRequired,
             ),
-            Error::ClientsOnly => Status::permission_denied("clients only"),
-            Error::TooLarge(limit) => Status::resource_exhausted(format!(
-                "the request is larger than the {limit} bytes this API accepts"
-            )),
-            Error::Incomplete => Status::cancelled("the request was not received whole"),
+            Error::ClientsOnly => {
+                status(Code::PermissionDenied, "clients only", Reason::NotAllowed)
+            }
+            Error::TooLarge(limit) => status(
+                Code::ResourceExhausted,
+                format!("the request is larger than the {limit} bytes this API accepts"),
+                Reason::RequestTooLarge,
+            ),
+            Error::Incomplete => status(
+                Code::Cancelled,
+                "the request was not received whole",
+                Reason::Cancelled,
+            ),
             Error::InvalidArgument(violations) => {
                 portal_common::error::invalid_argument(&violations)
             }
-            Error::CheckLimit(retry_after) => Status::with_error_details(
+            Error::CheckLimit(retry_after) => with_details(
                 Code::ResourceExhausted,
                 "too many checks for this client: try again later",
+                Reason::CheckLimitReached,
                 ErrorDetails::with_retry_info(Some(retry_after)),
             ),
-            Error::Unavailable => Status::unavailable("a service is unavailable"),
+            Error::Unavailable => unavailable("a service is unavailable"),
             Error::Session(error) => error.into(),
             Error::Store(error) => error.into(),
         }

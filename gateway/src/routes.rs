@@ -589,7 +589,10 @@ mod tests {
         assert!(decide(Teacher(Verified), Some(&known), VerificationMode::Off).is_ok());
         let employer_as_teacher = refused(Teacher(Knowledge), Some(&employer));
         assert_eq!(employer_as_teacher.code(), Code::PermissionDenied);
-        assert!(employer_as_teacher.get_details_error_info().is_none());
+        assert_eq!(
+            employer_as_teacher.get_details_error_info().unwrap().reason,
+            "NOT_ALLOWED"
+        );
         assert!(decide(Role(ClientRole::EmployerCheck), Some(&employer), mode).is_ok());
         assert_eq!(
             refused(Role(ClientRole::RecordsRead), Some(&employer)).code(),

@@ -376,3 +376,115 @@ async fn requests_and_answers_may_be_gzipped() {
     assert!(plain.metadata().get("grpc-encoding").is_none());
     h.shutdown().await;
 }
+
+/// Every error carries an ErrorInfo whose domain is the portal's and whose reason is one of
+/// the table in `errors.proto` (AIP-193): ours, tonic's own (an unknown method) and those
+/// passed on from a service alike.
+#[tokio::test]
+async fn every_error_names_a_reason_from_the_table() {
+    use dqt_proto::dqt::portal::v1::ErrorReason;
+    use tonic_types::StatusExt as _;
+    let h = start(Stores::Embedded, |_| {}).await.unwrap();
+    let admin = h.sign_in_admin().await;
+    let record = h.create_teacher(&admin, teacher()).await;
+    let session = h.sign_in_teacher(&record).await.token;
+    let mut refusals: Vec<(&str, tonic::Status)> = Vec::new();
+    refusals.push((
+        "UNKNOWN_METHOD",
+        raw_call(
+            &h.gateway,
+            "/dqt.portal.v1.Administration/Nothing",
+            (),
+            None,
+        )
+        .await,
+    ));
+    refusals.push((
+        "SESSION_REQUIRED",
+        h.portal()
+            .get_my_record(pb::GetMyRecordRequest {})
+            .await
+            .unwrap_err(),
+    ));
+    refusals.push((
+        "SESSION_INVALID",
+        my_record(&h.gateway, "no-such-token").await.unwrap_err(),
+    ));
+    let mut wrong = crate::support::sign_in_request(&record);
+    wrong.forename = "Someone".into();
+    refusals.push((
+        "SIGN_IN_FAILED",
+        h.auth().sign_in_teacher(wrong).await.unwrap_err(),
+    ));
+    refusals.push((
+        "INVALID_FIELDS",
+        h.admin()
+            .get_teacher(authed(pb::GetTeacherRequest { trn: "12".into() }, &admin))
+            .await
+            .unwrap_err(),
+    ));
+    refusals.push((
+        "NOT_FOUND",
+        h.admin()
+            .get_teacher(authed(
+                pb::GetTeacherRequest {
+                    trn: "9999999".into(),
+                },
+                &admin,
+            ))
+            .await
+            .unwrap_err(),
+    ));
+    refusals.push((
+        "NOT_ALLOWED",
+        h.admin()
+            .get_teacher(authed(
+                pb::GetTeacherRequest {
+                    trn: record.trn.clone(),
+                },
+                &session,
+            ))
+            .await
+            .unwrap_err(),
+    ));
+    refusals.push((
+        "VERIFICATION_REQUIRED",
+        h.portal()
+            .list_my_record_checks(authed(pb::ListMyRecordChecksRequest::default(), &session))
+            .await
+            .unwrap_err(),
+    ));
+    refusals.push((
+        "MALFORMED_REQUEST",
+        raw_call(
+            &h.gateway,
+            "/dqt.portal.v1.Authentication/SignInTeacher",
+            vec![0xffu8, 0xfe],
+            None,
+        )
+        .await,
+    ));
+    refusals.push((
+        "REQUEST_TOO_LARGE",
+        raw_call(
+            &h.gateway,
+            "/dqt.portal.v1.Authentication/SignInTeacher",
+            vec![b'x'; 64 * 1024],
+            None,
+        )
+        .await,
+    ));
+    for (expected, status) in refusals {
+        let info = status
+            .get_details_error_info()
+            .unwrap_or_else(|| panic!("{expected}: no ErrorInfo in {status:?}"));
+        assert_eq!(info.domain, "portal.dqt.education.gov.uk", "{expected}");
+        assert_eq!(info.reason, expected, "{status:?}");
+        assert!(
+            ErrorReason::from_str_name(&info.reason).is_some_and(|r| r != ErrorReason::Unspecified),
+            "{} is in the table",
+            info.reason
+        );
+    }
+    h.shutdown().await;
+}

@@ -40,7 +40,11 @@ pub enum AssertionError {
 
 impl From<AssertionError> for Status {
     fn from(error: AssertionError) -> Self {
-        Status::unauthenticated(error.to_string())
+        crate::error::status(
+            tonic::Code::Unauthenticated,
+            error.to_string(),
+            crate::error::Reason::SessionInvalid,
+        )
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tonic::{Code, Status};
 
-use crate::error::{FieldViolation, invalid_argument, reason, with_reason};
+use crate::error::{FieldViolation, Reason, invalid_fields, status};
 
 /// How long a code is accepted.
 pub const LIFETIME: Duration = Duration::from_secs(10 * 60);
@@ -32,16 +32,19 @@ pub fn parse(field: &str, input: &str) -> Result<String, FieldViolation> {
 
 /// The answer to a wrong code: INVALID_ARGUMENT naming `code`.
 pub fn wrong_code() -> Status {
-    invalid_argument(&[FieldViolation::new("code", "is not the code that was sent")])
+    invalid_fields(
+        &[FieldViolation::new("code", "is not the code that was sent")],
+        Reason::WrongCode,
+    )
 }
 
 /// The answer to a code for something void, used, expired or never started:
 /// FAILED_PRECONDITION with reason VERIFICATION_EXPIRED.
 pub fn expired() -> Status {
-    with_reason(
+    status(
         Code::FailedPrecondition,
         "this code has expired, been used or had too many wrong tries: ask for a new one",
-        reason::VERIFICATION_EXPIRED,
+        Reason::VerificationExpired,
     )
 }
 

@@ -1,4 +1,6 @@
-//! Field-level validation errors and their gRPC form (INVALID_ARGUMENT + google.rpc.BadRequest).
+//! Field-level validation errors and their gRPC form (INVALID_ARGUMENT + google.rpc.BadRequest),
+//! and the statuses every error is answered with: each with a google.rpc.ErrorInfo naming one of
+//! the reasons of `proto/dqt/portal/v1/errors.proto` (AIP-193).
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -83,16 +85,22 @@ impl Violations {
     }
 }
 
-/// INVALID_ARGUMENT with a BadRequest detail naming each field.
+/// INVALID_ARGUMENT with a BadRequest detail naming each field, reason INVALID_FIELDS.
 pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
+    invalid_fields(violations, Reason::InvalidFields)
+}
+
+/// INVALID_ARGUMENT with a BadRequest detail naming each field, for `reason`.
+pub fn invalid_fields(violations: &[FieldViolation], reason: Reason) -> Status {
     let mut details = ErrorDetails::new();
     for violation in violations {
         details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
     }
     let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-    Status::with_error_details(
+    with_details(
         Code::InvalidArgument,
         format!("invalid request: {}", fields.join(", ")),
+        reason,
         details,
     )
 }
@@ -106,25 +114,68 @@ impl From<FieldViolation> for Status {
 /// The domain of every ErrorInfo reason this API gives.
 pub const ERROR_DOMAIN: &str = "portal.dqt.education.gov.uk";
 
-/// The ErrorInfo reasons of this API: stable names a client may branch on.
-pub mod reason {
-    /// A teacher's sign-in needs a solved captcha.
-    pub const CAPTCHA_REQUIRED: &str = "CAPTCHA_REQUIRED";
-    /// The call needs a verified session: Authentication.StartVerification first.
-    pub const VERIFICATION_REQUIRED: &str = "VERIFICATION_REQUIRED";
-    /// There is no email address on the record to send a code to.
-    pub const NO_EMAIL_ON_RECORD: &str = "NO_EMAIL_ON_RECORD";
-    /// The verification or email change is void, used or expired: start again.
-    pub const VERIFICATION_EXPIRED: &str = "VERIFICATION_EXPIRED";
-}
+/// The ErrorInfo reasons of this API, listed with what each means in
+/// `proto/dqt/portal/v1/errors.proto`: a reason is its value's name.
+pub use dqt_proto::dqt::portal::v1::ErrorReason as Reason;
 
 /// A status with a `google.rpc.ErrorInfo` detail naming `reason`.
-pub fn with_reason(code: Code, message: impl Into<String>, reason: &str) -> Status {
-    Status::with_error_details(
-        code,
-        message,
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new()),
-    )
+pub fn status(code: Code, message: impl Into<String>, reason: Reason) -> Status {
+    with_details(code, message, reason, ErrorDetails::new())
+}
+
+/// A status with `details` (BadRequest, RetryInfo) and an ErrorInfo naming `reason`.
+pub fn with_details(
+    code: Code,
+    message: impl Into<String>,
+    reason: Reason,
+    mut details: ErrorDetails,
+) -> Status {
+    details.set_error_info(
+        reason.as_str_name(),
+        ERROR_DOMAIN,
+        std::collections::HashMap::new(),
+    );
+    Status::with_error_details(code, message, details)
+}
+
+/// The reason an error of `code` that says none has: what the code itself means, for answers
+/// made where no reason is known (tonic's own, a service's that passes through).
+pub fn reason_of(code: Code) -> Reason {
+    match code {
+        Code::InvalidArgument => Reason::MalformedRequest,
+        Code::Unauthenticated => Reason::SessionInvalid,
+        Code::PermissionDenied => Reason::NotAllowed,
+        Code::NotFound => Reason::NotFound,
+        Code::ResourceExhausted => Reason::Overloaded,
+        Code::Unimplemented => Reason::UnknownMethod,
+        Code::DeadlineExceeded => Reason::DeadlineExceeded,
+        Code::Cancelled => Reason::Cancelled,
+        Code::Unavailable => Reason::ServiceUnavailable,
+        Code::FailedPrecondition | Code::Aborted => Reason::RecordState,
+        Code::OutOfRange => Reason::RequestTooLarge,
+        Code::AlreadyExists => Reason::ClientExists,
+        Code::Ok | Code::Unknown | Code::Internal | Code::DataLoss => Reason::InternalError,
+    }
+}
+
+/// A store or a service this one needs cannot be reached: UNAVAILABLE, SERVICE_UNAVAILABLE.
+pub fn unavailable(message: impl Into<String>) -> Status {
+    status(Code::Unavailable, message, Reason::ServiceUnavailable)
+}
+
+/// Something failed that should not (already logged): INTERNAL, INTERNAL_ERROR.
+pub fn internal() -> Status {
+    status(Code::Internal, "internal error", Reason::InternalError)
+}
+
+/// The caller may not make this call: PERMISSION_DENIED, NOT_ALLOWED.
+pub fn not_allowed() -> Status {
+    status(Code::PermissionDenied, "not allowed", Reason::NotAllowed)
+}
+
+/// No such thing, or none this caller may see: NOT_FOUND.
+pub fn not_found(message: impl Into<String>) -> Status {
+    status(Code::NotFound, message, Reason::NotFound)
 }
 
 /// What a caller is told when a service this one called failed: bad input (with its field
@@ -135,7 +186,7 @@ pub fn downstream(service: &'static str, status: Status) -> Status {
         Code::InvalidArgument | Code::NotFound => status,
         code => {
             tracing::warn!(service, ?code, "a call to another service failed");
-            Status::unavailable(format!("the {service} service is unavailable"))
+            unavailable(format!("the {service} service is unavailable"))
         }
     }
 }

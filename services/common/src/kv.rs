@@ -23,7 +23,7 @@ impl StoreError {
 impl From<StoreError> for Status {
     fn from(error: StoreError) -> Self {
         tracing::warn!(%error, "session store call failed");
-        Status::unavailable("session store unavailable")
+        crate::error::unavailable("session store unavailable")
     }
 }
 

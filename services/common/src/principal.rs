@@ -187,10 +187,13 @@ pub struct Caller {
 impl Caller {
     /// The caller of a request that went through [`crate::Signer::interceptor`].
     pub fn of<T>(request: &Request<T>) -> Result<&Caller, Status> {
-        request
-            .extensions()
-            .get::<Caller>()
-            .ok_or_else(|| Status::unauthenticated("no principal assertion"))
+        request.extensions().get::<Caller>().ok_or_else(|| {
+            crate::error::status(
+                tonic::Code::Unauthenticated,
+                "no principal assertion",
+                crate::error::Reason::SessionInvalid,
+            )
+        })
     }
 
     /// The actor as the audit names it: a client id, "teacher", or the service.

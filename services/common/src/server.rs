@@ -228,6 +228,21 @@ pub(crate) fn status_code<B>(response: &Response<B>) -> tonic::Code {
 }
 
 const ACCEPT_ENCODING_HEADER: &str = "grpc-accept-encoding";
+const DETAILS_HEADER: &str = "grpc-status-details-bin";
+
+/// Gives an error answered at once (trailers-only) without details, such as tonic's own for an
+/// unknown method or a deadline, the ErrorInfo every error carries: the reason its code means.
+fn with_reason(headers: &mut http::HeaderMap) {
+    if headers.contains_key(DETAILS_HEADER) {
+        return;
+    }
+    let Some(status) = Status::from_header_map(headers).filter(|s| s.code() != tonic::Code::Ok)
+    else {
+        return;
+    };
+    let reason = crate::error::reason_of(status.code());
+    let _ = crate::error::status(status.code(), status.message(), reason).add_header(headers);
+}
 
 /// A call's path as logs, spans and metrics may show it: a gRPC method path of at most 128
 /// characters of the kinds method names use, else `unknown`, so that a caller cannot put what
@@ -303,6 +318,7 @@ where
                 headers
                     .entry(ACCEPT_ENCODING_HEADER)
                     .or_insert(HeaderValue::from_static("gzip"));
+                with_reason(headers);
                 let (code, took) = (status_code(&response), started.elapsed());
                 metrics().call(&method, code, took);
                 tracing::debug!(code = ?code, took_ms = took.as_secs_f64() * 1e3, "answered");
@@ -377,8 +393,10 @@ where
                 Err(_) => {
                     tracing::warn!("overloaded: call refused");
                     metrics().shed();
-                    let status = Status::resource_exhausted(
+                    let status = crate::error::status(
+                        tonic::Code::ResourceExhausted,
                         "the server is busy; try again after a short wait",
+                        crate::error::Reason::Overloaded,
                     );
                     return Box::pin(async move { Ok(status.into_http()) });
                 }

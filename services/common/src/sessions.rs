@@ -45,9 +45,11 @@ pub enum SessionError {
 impl From<SessionError> for Status {
     fn from(error: SessionError) -> Self {
         match error {
-            SessionError::NotFound => {
-                Status::unauthenticated("session missing, expired or revoked")
-            }
+            SessionError::NotFound => crate::error::status(
+                tonic::Code::Unauthenticated,
+                "session missing, expired or revoked",
+                crate::error::Reason::SessionInvalid,
+            ),
             SessionError::Store(store) => store.into(),
         }
     }

@@ -57,9 +57,11 @@ pub fn connect(
 const LATE: Duration = Duration::from_millis(50);
 
 fn deadline_exceeded(service: &str) -> Status {
-    Status::deadline_exceeded(format!(
-        "deadline exceeded waiting for the {service} service"
-    ))
+    crate::error::status(
+        Code::DeadlineExceeded,
+        format!("deadline exceeded waiting for the {service} service"),
+        crate::error::Reason::DeadlineExceeded,
+    )
 }
 
 /// True when the error is a call running out of its deadline on the caller's side.
@@ -106,7 +108,8 @@ impl Service<http::Request<Body>> for Upstream {
                 Err(error) => {
                     let cause = error.source().unwrap_or(&error);
                     tracing::warn!(service, error = %cause, "cannot reach a service");
-                    Status::unavailable(format!("the {service} service is unavailable")).into_http()
+                    crate::error::unavailable(format!("the {service} service is unavailable"))
+                        .into_http()
                 }
             };
             let code = crate::server::status_code(&response);

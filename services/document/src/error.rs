@@ -1,7 +1,8 @@
 //! The document service's errors and their one mapping to gRPC status codes.
 
 use portal_common::FieldViolation;
-use tonic::Status;
+use portal_common::error::{Reason, internal, not_allowed, status, unavailable};
+use tonic::{Code, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -34,22 +35,24 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => {
                 portal_common::error::invalid_argument(&violations)
             }
-            Error::PermissionDenied => Status::permission_denied("not allowed"),
-            Error::NotEntitled => Status::failed_precondition(
+            Error::PermissionDenied => not_allowed(),
+            Error::NotEntitled => status(
+                Code::FailedPrecondition,
                 "the record does not give this document: ListMyDocuments shows those it does",
+                Reason::NotEntitled,
             ),
             Error::Pdf(error) => {
                 tracing::error!(%error, "document could not be made");
-                Status::internal("internal error")
+                internal()
             }
             Error::Database(error) => {
                 tracing::error!(%error, "database call failed");
-                Status::unavailable("document register unavailable")
+                unavailable("document register unavailable")
             }
             Error::Downstream(service, status) => portal_common::error::downstream(service, status),
             Error::Task(error) => {
                 tracing::error!(%error, "document task failed");
-                Status::internal("internal error")
+                internal()
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The employment service's errors and their one mapping to gRPC status codes.
 
 use portal_common::FieldViolation;
+use portal_common::error::{not_allowed, not_found, unavailable};
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,11 +37,11 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => {
                 portal_common::error::invalid_argument(&violations)
             }
-            Error::NotFound => Status::not_found("no such employment"),
-            Error::PermissionDenied => Status::permission_denied("not allowed"),
+            Error::NotFound => not_found("no such employment"),
+            Error::PermissionDenied => not_allowed(),
             error @ (Error::Database(_) | Error::Corrupt(_)) => {
                 tracing::error!(%error, "employment store failed");
-                Status::unavailable("employment store unavailable")
+                unavailable("employment store unavailable")
             }
         }
     }

@@ -1,10 +1,10 @@
 //! The identity service's errors and their one mapping to gRPC status codes.
 
 use portal_common::FieldViolation;
-use portal_common::error::{reason, with_reason};
+use portal_common::error::{Reason, internal, not_allowed, status, unavailable, with_details};
 use portal_common::kv::StoreError;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt as _};
+use tonic_types::ErrorDetails;
 
 /// The one answer to sign-in details that do not match, whatever was wrong.
 pub const SIGN_IN_FAILED: &str = "the details given do not match our records";
@@ -58,45 +58,57 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => {
                 portal_common::error::invalid_argument(&violations)
             }
-            Error::SignInFailed => Status::unauthenticated(SIGN_IN_FAILED),
-            Error::PermissionDenied => Status::permission_denied("not allowed"),
-            Error::ClientExists => Status::already_exists("a client with this id exists"),
-            Error::Locked(retry_after) => Status::with_error_details(
+            Error::SignInFailed => {
+                status(Code::Unauthenticated, SIGN_IN_FAILED, Reason::SignInFailed)
+            }
+            Error::PermissionDenied => not_allowed(),
+            Error::ClientExists => status(
+                Code::AlreadyExists,
+                "a client with this id exists",
+                Reason::ClientExists,
+            ),
+            Error::Locked(retry_after) => with_details(
                 Code::ResourceExhausted,
                 "too many failed sign-ins: try again later",
+                Reason::SignInLocked,
                 ErrorDetails::with_retry_info(Some(retry_after)),
             ),
-            Error::CaptchaRequired => with_reason(
+            Error::CaptchaRequired => status(
                 Code::FailedPrecondition,
                 "a solved captcha is needed: call CreateCaptcha, then send captcha_id and captcha_answer",
-                reason::CAPTCHA_REQUIRED,
+                Reason::CaptchaRequired,
             ),
-            Error::NoEmailOnRecord => with_reason(
+            Error::NoEmailOnRecord => status(
                 Code::FailedPrecondition,
                 "there is no email address on the record to send a code to",
-                reason::NO_EMAIL_ON_RECORD,
+                Reason::NoEmailOnRecord,
             ),
-            Error::TooManyVerifications(retry_after) => Status::with_error_details(
+            Error::TooManyVerifications(retry_after) => with_details(
                 Code::ResourceExhausted,
                 "too many codes asked for: try again later",
+                Reason::TooManyCodes,
                 ErrorDetails::with_retry_info(Some(retry_after)),
             ),
             Error::WrongCode => portal_common::codes::wrong_code(),
             Error::VerificationExpired => portal_common::codes::expired(),
-            Error::SessionEnded => Status::unauthenticated("session missing, expired or revoked"),
+            Error::SessionEnded => status(
+                Code::Unauthenticated,
+                "session missing, expired or revoked",
+                Reason::SessionInvalid,
+            ),
             Error::Downstream(service, status) => portal_common::error::downstream(service, status),
             Error::Captcha(detail) => {
                 tracing::error!(%detail, "captcha could not be made");
-                Status::internal("internal error")
+                internal()
             }
             Error::Hashing(detail) => {
                 tracing::error!(%detail, "secret hashing failed");
-                Status::internal("internal error")
+                internal()
             }
             Error::SessionStore(error) => error.into(),
             Error::Database(error) => {
                 tracing::error!(%error, "database call failed");
-                Status::unavailable("identity store unavailable")
+                unavailable("identity store unavailable")
             }
         }
     }

@@ -19,10 +19,10 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => {
                 portal_common::error::invalid_argument(&violations)
             }
-            Error::PermissionDenied => Status::permission_denied("not allowed"),
+            Error::PermissionDenied => portal_common::error::not_allowed(),
             Error::Database(error) => {
                 tracing::error!(%error, "database call failed");
-                Status::unavailable("email queue unavailable")
+                portal_common::error::unavailable("email queue unavailable")
             }
         }
     }

@@ -1,8 +1,10 @@
 //! The record service's errors and their one mapping to gRPC status codes.
 
 use portal_common::FieldViolation;
-use tonic::Status;
-use tonic_types::StatusExt as _;
+use portal_common::error::{
+    Reason, internal, not_allowed, not_found, status, unavailable, with_details,
+};
+use tonic::{Code, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -44,26 +46,33 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => {
                 portal_common::error::invalid_argument(&violations)
             }
-            Error::NotFound(what) => Status::not_found(format!("no such {what}")),
-            Error::PermissionDenied => Status::permission_denied("not allowed"),
-            Error::FailedPrecondition(reason) => Status::failed_precondition(reason),
+            Error::NotFound(what) => not_found(format!("no such {what}")),
+            Error::PermissionDenied => not_allowed(),
+            Error::FailedPrecondition(why) => {
+                status(Code::FailedPrecondition, why, Reason::RecordState)
+            }
             Error::TrnRangeExhausted => {
                 tracing::error!("the configured TRN range is used up");
-                Status::failed_precondition("no teacher reference numbers are left to allocate")
+                status(
+                    Code::FailedPrecondition,
+                    "no teacher reference numbers are left to allocate",
+                    Reason::TrnRangeExhausted,
+                )
             }
             Error::Corrupt(detail) => {
                 tracing::error!(%detail, "stored record is inconsistent");
-                Status::internal("internal error")
+                internal()
             }
             Error::Database(error) => {
                 tracing::error!(%error, "database call failed");
-                Status::unavailable("record store unavailable")
+                unavailable("record store unavailable")
             }
             Error::WrongCode => portal_common::codes::wrong_code(),
             Error::CodeExpired => portal_common::codes::expired(),
-            Error::TooManyEmailChanges(retry_after) => Status::with_error_details(
-                tonic::Code::ResourceExhausted,
+            Error::TooManyEmailChanges(retry_after) => with_details(
+                Code::ResourceExhausted,
                 "too many email changes asked for: try again later",
+                Reason::TooManyEmailChanges,
                 tonic_types::ErrorDetails::with_retry_info(Some(retry_after)),
             ),
             Error::Downstream(service, status) => portal_common::error::downstream(service, status),
