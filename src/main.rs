@@ -94,7 +94,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Up { demo, mut config } => {
-            let _telemetry = portal_common::telemetry::init("all").map_err(anyhow::Error::msg)?;
+            let _telemetry =
+                portal_common::telemetry::init("portal").map_err(anyhow::Error::msg)?;
             for component in config.components_mut() {
                 if !component.public() {
                     *component.addr_mut() = "127.0.0.1:0".to_owned();

@@ -40,12 +40,25 @@ impl TraceService for Receiver {
     }
 }
 
-/// One received span: the service that sent it, its name, its trace id.
+/// One received span: the service that sent it, its name, trace id, kind, `rpc.*` attributes
+/// and status code.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Span {
     service: String,
     name: String,
     trace_id: String,
+    kind: i32,
+    rpc: BTreeSet<(String, String)>,
+    status: i32,
+}
+
+fn text(value: Option<&opentelemetry_proto::tonic::common::v1::AnyValue>) -> String {
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::IntValue(n)) => n.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
 }
 
 fn spans(export: &ExportTraceServiceRequest) -> Vec<Span> {
@@ -56,11 +69,7 @@ fn spans(export: &ExportTraceServiceRequest) -> Vec<Span> {
             .iter()
             .flat_map(|r| &r.attributes)
             .find(|a| a.key == "service.name")
-            .and_then(|a| a.value.as_ref()?.value.as_ref())
-            .map(|v| match v {
-                Value::StringValue(s) => s.clone(),
-                other => format!("{other:?}"),
-            })
+            .map(|a| text(a.value.as_ref()))
             .unwrap_or_default();
         for scope in &resource_spans.scope_spans {
             for span in &scope.spans {
@@ -68,11 +77,37 @@ fn spans(export: &ExportTraceServiceRequest) -> Vec<Span> {
                     service: service.clone(),
                     name: span.name.clone(),
                     trace_id: span.trace_id.iter().map(|b| format!("{b:02x}")).collect(),
+                    kind: span.kind,
+                    rpc: span
+                        .attributes
+                        .iter()
+                        .filter(|a| a.key.starts_with("rpc."))
+                        .map(|a| (a.key.clone(), text(a.value.as_ref())))
+                        .collect(),
+                    status: span.status.as_ref().map_or(0, |s| s.code),
                 });
             }
         }
     }
     spans
+}
+
+/// OTLP's span kinds and status codes.
+const SERVER: i32 = 2;
+const CLIENT: i32 = 3;
+const STATUS_ERROR: i32 = 2;
+
+/// The `rpc.*` attributes of a call of `service`/`method` answered with `code`.
+fn rpc_attributes(service: &str, method: &str, code: i32) -> BTreeSet<(String, String)> {
+    [
+        ("rpc.system", "grpc".to_owned()),
+        ("rpc.service", service.to_owned()),
+        ("rpc.method", method.to_owned()),
+        ("rpc.grpc.status_code", code.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// `GET /metrics` from a process's metrics port.
@@ -190,34 +225,83 @@ async fn one_trace_across_components_logs_with_its_ids_and_metrics_per_process()
         .await
         .expect("record read");
 
+    // Server spans for the call served, a client span for the call made, and the Redis and store
+    // spans under them, by OpenTelemetry's RPC conventions; the components named by default.
     let wanted: BTreeSet<(&str, &str)> = [
-        ("portal-gateway", "rpc"),
-        ("portal-gateway", "redis"),
-        ("portal-record", "rpc"),
-        ("portal-record", "store"),
+        ("gateway", "dqt.portal.v1.TeacherPortal/GetMyRecord"),
+        ("gateway", "dqt.record.v1.RecordService/GetMyRecord"),
+        ("gateway", "redis"),
+        ("record", "dqt.record.v1.RecordService/GetMyRecord"),
+        ("record", "store"),
     ]
     .into();
     let mut seen: BTreeSet<Span> = BTreeSet::new();
+    let mut every: Vec<Span> = Vec::new();
     let started = Instant::now();
+    let refused_span = |spans: &[Span]| {
+        spans.iter().any(|s| {
+            s.service == "gateway"
+                && s.name == "dqt.identity.v1.IdentityService/SignInTeacher"
+                && s.kind == CLIENT
+                && s.status == STATUS_ERROR
+                && s.rpc
+                    == rpc_attributes(
+                        "dqt.identity.v1.IdentityService",
+                        "SignInTeacher",
+                        tonic::Code::Unauthenticated as i32,
+                    )
+        })
+    };
+    let identity_span = |s: &&Span| {
+        s.service == "identity"
+            && s.name == "dqt.identity.v1.IdentityService/SignInTeacher"
+            && s.kind == SERVER
+            && s.rpc
+                .contains(&("rpc.grpc.status_code".to_owned(), "16".to_owned()))
+    };
     while !wanted.iter().all(|(service, name)| {
         seen.iter()
             .any(|s| s.service == *service && s.name == *name)
-    }) {
+    }) || !refused_span(&every)
+        || !every.iter().any(|s| identity_span(&s))
+    {
         let left = Duration::from_secs(20).saturating_sub(started.elapsed());
         let export = tokio::time::timeout(left, received.recv())
             .await
-            .unwrap_or_else(|_| panic!("spans of the trace did not all arrive: {seen:?}"))
+            .unwrap_or_else(|_| panic!("spans did not all arrive: {seen:?}"))
             .expect("receiver running");
-        seen.extend(
-            spans(&export)
-                .into_iter()
-                .filter(|s| s.trace_id == trace_id),
-        );
+        let received = spans(&export);
+        every.extend(received.iter().cloned());
+        seen.extend(received.into_iter().filter(|s| s.trace_id == trace_id));
     }
     assert!(
         seen.iter().all(|s| s.trace_id == trace_id),
         "one trace id across components"
     );
+    let span = |service: &str, name: &str, kind: i32| {
+        seen.iter()
+            .find(|s| s.service == service && s.name == name && s.kind == kind)
+            .unwrap_or_else(|| panic!("no {service} span {name} of kind {kind}: {seen:?}"))
+    };
+    let served = span("gateway", "dqt.portal.v1.TeacherPortal/GetMyRecord", SERVER);
+    assert_eq!(
+        served.rpc,
+        rpc_attributes("dqt.portal.v1.TeacherPortal", "GetMyRecord", 0)
+    );
+    assert_ne!(served.status, STATUS_ERROR);
+    let made = span("gateway", "dqt.record.v1.RecordService/GetMyRecord", CLIENT);
+    assert_eq!(
+        made.rpc,
+        rpc_attributes("dqt.record.v1.RecordService", "GetMyRecord", 0)
+    );
+    span("record", "dqt.record.v1.RecordService/GetMyRecord", SERVER);
+    // The refused sign-in: the caller's mistake is no failure of identity's, but an error of
+    // the gateway's call.
+    let identity_served = every
+        .iter()
+        .find(identity_span)
+        .expect("identity's span of the refused sign-in");
+    assert_ne!(identity_served.status, STATUS_ERROR);
 
     // Metrics, each process on its own port, under the grpc-ecosystem names: the public call
     // served by the gateway, its call to the record service, and what was never called at 0.
@@ -280,7 +364,12 @@ async fn one_trace_across_components_logs_with_its_ids_and_metrics_per_process()
     );
     assert!(identity.contains(&format!("{refused} 1")), "{identity}");
 
-    // The logs of that call carry its trace id and its request id, in both processes.
+    logged_with_ids(&mut portal, &trace_id, "trace-test-1");
+}
+
+/// The logs of the call with `trace_id` and `request_id` carry both, in the gateway's and the
+/// record service's processes alike.
+fn logged_with_ids(portal: &mut Portal, trace_id: &str, request_id: &str) {
     for component in [names::GATEWAY, names::RECORD] {
         portal.kill(component);
     }
@@ -289,9 +378,48 @@ async fn one_trace_across_components_logs_with_its_ids_and_metrics_per_process()
         assert!(
             lines.iter().any(
                 |line| line.contains(&format!("\"trace_id\":\"{trace_id}\""))
-                    && line.contains("\"request_id\":\"trace-test-1\"")
+                    && line.contains(&format!("\"request_id\":\"{request_id}\""))
             ),
             "{process} logged the call with its ids"
         );
     }
+}
+
+/// Without an exporter the trace context still travels: the record service's logs of a call
+/// carry the trace id its caller sent the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_context_travels_without_an_exporter() {
+    let Some(redis) = support::reachable_redis().await else {
+        return;
+    };
+    let Some(mut portal) = Portal::start(
+        None,
+        &redis,
+        &[("RUST_LOG", "info,portal_common::server=debug")],
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = portal.sign_in_admin().await.expect("admin signs in");
+    let trace_id = format!("{:032x}", rand::random::<u128>() | 1);
+    let mut request = authed(
+        pb::GetTeacherRequest {
+            trn: "1000000".into(),
+        },
+        &admin,
+    );
+    request.metadata_mut().insert(
+        "traceparent",
+        MetadataValue::try_from(format!(
+            "00-{trace_id}-{:016x}-00",
+            rand::random::<u64>() | 1
+        ))
+        .unwrap(),
+    );
+    request
+        .metadata_mut()
+        .insert("x-request-id", MetadataValue::from_static("no-exporter-1"));
+    let _ = portal.admin().get_teacher(request).await;
+    logged_with_ids(&mut portal, &trace_id, "no-exporter-1");
 }

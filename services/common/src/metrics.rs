@@ -397,6 +397,12 @@ fn methods() -> &'static HashMap<String, RpcLabels> {
     })
 }
 
+/// The service and method at `path` (`unknown` for one that does not exist), as spans name them.
+pub fn service_and_method(path: &str) -> (&'static str, &'static str) {
+    let labels = rpc(path);
+    (&labels.grpc_service, &labels.grpc_method)
+}
+
 /// The labels of the method at `path`; `unknown` for one that does not exist.
 fn rpc(path: &str) -> &'static RpcLabels {
     static UNKNOWN: OnceLock<RpcLabels> = OnceLock::new();

@@ -298,11 +298,14 @@ where
         };
         let method = loggable_method(request.uri().path()).to_owned();
         metrics().started(&method);
-        let span = tracing::info_span!(
+        let span = crate::rpc_span!(
             "rpc",
+            "server",
+            &method,
             method = %method,
             request_id = %id.to_str().unwrap_or_default(),
             trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
         );
         crate::telemetry::continue_trace(&span, request.headers());
         let started = Instant::now();
@@ -320,6 +323,11 @@ where
                     .or_insert(HeaderValue::from_static("gzip"));
                 with_reason(headers);
                 let (code, took) = (status_code(&response), started.elapsed());
+                crate::telemetry::answered(
+                    &tracing::Span::current(),
+                    code,
+                    crate::telemetry::server_failed(code),
+                );
                 metrics().call(&method, code, took);
                 tracing::debug!(code = ?code, took_ms = took.as_secs_f64() * 1e3, "answered");
                 Ok(response)

@@ -12,6 +12,7 @@ use tonic::body::Body;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 use tower::Service;
+use tracing::Instrument as _;
 
 use crate::deadline::{DEFAULT_DEADLINE, parse_grpc_timeout};
 use crate::metrics::metrics;
@@ -87,7 +88,8 @@ impl Service<http::Request<Body>> for Upstream {
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let service = self.service;
-        crate::telemetry::inject_trace(request.headers_mut());
+        let span = crate::rpc_span!("rpc.client", "client", request.uri().path());
+        span.in_scope(|| crate::telemetry::inject_trace(request.headers_mut()));
         let deadline = request
             .headers()
             .get("grpc-timeout")
@@ -98,24 +100,28 @@ impl Service<http::Request<Body>> for Upstream {
         metrics().client_started(&path);
         let started = Instant::now();
         let call = self.channel.call(request);
-        Box::pin(async move {
-            let response = match call.await {
-                Ok(response) if cancelled_at(&response, deadline) => {
-                    deadline_exceeded(service).into_http()
-                }
-                Ok(response) => response,
-                Err(error) if timed_out(&error) => deadline_exceeded(service).into_http(),
-                Err(error) => {
-                    let cause = error.source().unwrap_or(&error);
-                    tracing::warn!(service, error = %cause, "cannot reach a service");
-                    crate::error::unavailable(format!("the {service} service is unavailable"))
-                        .into_http()
-                }
-            };
-            let code = crate::server::status_code(&response);
-            metrics().client_call(&path, code, started.elapsed());
-            Ok(response)
-        })
+        Box::pin(
+            async move {
+                let response = match call.await {
+                    Ok(response) if cancelled_at(&response, deadline) => {
+                        deadline_exceeded(service).into_http()
+                    }
+                    Ok(response) => response,
+                    Err(error) if timed_out(&error) => deadline_exceeded(service).into_http(),
+                    Err(error) => {
+                        let cause = error.source().unwrap_or(&error);
+                        tracing::warn!(service, error = %cause, "cannot reach a service");
+                        crate::error::unavailable(format!("the {service} service is unavailable"))
+                            .into_http()
+                    }
+                };
+                let code = crate::server::status_code(&response);
+                metrics().client_call(&path, code, started.elapsed());
+                crate::telemetry::answered(&tracing::Span::current(), code, code != Code::Ok);
+                Ok(response)
+            }
+            .instrument(span),
+        )
     }
 }
 
