@@ -116,6 +116,7 @@ impl Stack {
                     .tls
                     .server(component.public())
                     .map_err(anyhow::Error::msg)?,
+                browsers: component.browsers(),
             };
             let tls = options.tls.is_some();
             let signal = signal.clone();

@@ -69,6 +69,33 @@ pub struct Settings {
     /// Checks one employer client may make a day.
     #[arg(long, env = "PORTAL_EMPLOYER_CHECKS_PER_DAY", default_value_t = 20_000)]
     pub employer_checks_per_day: u32,
+    /// Origins (`https://portal.example.gov.uk`, comma-separated) whose pages may call the
+    /// gateway over gRPC-Web; none by default.
+    #[arg(
+        long,
+        env = "PORTAL_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_parser = parse_origin
+    )]
+    pub cors_allowed_origins: Vec<http::HeaderValue>,
+}
+
+/// A web origin: `scheme://host` with an optional port, nothing after it.
+fn parse_origin(input: &str) -> Result<http::HeaderValue, String> {
+    let input = input.trim();
+    let invalid =
+        || format!("expected an origin such as https://portal.example.gov.uk, not {input:?}");
+    let uri: http::Uri = input.parse().map_err(|_| invalid())?;
+    let plain = matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.authority().is_some()
+        && uri
+            .path_and_query()
+            .is_none_or(|p| p.as_str() == "/" && !input.ends_with('/'))
+        && !input.contains('*');
+    if !plain {
+        return Err(invalid());
+    }
+    http::HeaderValue::from_str(input).map_err(|_| invalid())
 }
 
 impl Settings {
@@ -108,6 +135,12 @@ impl Component for Settings {
 
     fn public(&self) -> bool {
         true
+    }
+
+    fn browsers(&self) -> Option<portal_common::server::Browsers> {
+        Some(portal_common::server::Browsers {
+            allowed_origins: self.cors_allowed_origins.clone(),
+        })
     }
 
     fn addr(&self) -> &str {

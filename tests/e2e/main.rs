@@ -6,6 +6,7 @@ mod support;
 
 mod authorization;
 mod bench;
+mod browser;
 mod changes;
 mod documents;
 mod employer;

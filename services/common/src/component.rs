@@ -54,6 +54,11 @@ pub trait Component: std::fmt::Debug + Send + Sync {
         false
     }
 
+    /// Whether browsers call it, and from which origins: gRPC-Web, HTTP/1.1 and CORS.
+    fn browsers(&self) -> Option<crate::server::Browsers> {
+        None
+    }
+
     /// Where the others reach it: `host:port`.
     fn addr(&self) -> &str;
 

@@ -99,6 +99,44 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// Serve TLS (and, when it names a client CA, require client certificates).
     pub tls: Option<ServerTlsConfig>,
+    /// Serve browsers too: gRPC-Web over HTTP/1.1 and HTTP/2, and CORS for these origins.
+    pub browsers: Option<Browsers>,
+}
+
+/// What a component that browsers call allows them.
+#[derive(Debug, Clone, Default)]
+pub struct Browsers {
+    /// The origins (`https://portal.example.gov.uk`) whose pages may call it; none, no page.
+    pub allowed_origins: Vec<HeaderValue>,
+}
+
+impl Browsers {
+    /// CORS for the allowed origins: the headers gRPC-Web sends, and those a page must read.
+    fn cors(&self) -> tower_http::cors::CorsLayer {
+        use http::header::{AUTHORIZATION, CONTENT_TYPE};
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        let header = http::HeaderName::from_static;
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(self.allowed_origins.clone()))
+            .allow_methods([http::Method::POST])
+            .allow_headers([
+                CONTENT_TYPE,
+                AUTHORIZATION,
+                header("x-grpc-web"),
+                header("x-user-agent"),
+                header("grpc-timeout"),
+                header("grpc-accept-encoding"),
+                header(REQUEST_ID_HEADER),
+                header("traceparent"),
+            ])
+            .expose_headers([
+                header("grpc-status"),
+                header("grpc-message"),
+                header("grpc-status-details-bin"),
+                header(REQUEST_ID_HEADER),
+            ])
+            .max_age(Duration::from_secs(24 * 60 * 60))
+    }
 }
 
 /// Serves `served` on `listener` until `shutdown`, then lets in-flight calls finish for at most
@@ -179,10 +217,19 @@ pub async fn serve(
     if let Some(tls) = options.tls {
         builder = builder.tls_config(tls)?;
     }
+    let cors = options.browsers.as_ref().map(Browsers::cors);
+    let grpc_web = options
+        .browsers
+        .as_ref()
+        .map(|_| tonic_web::GrpcWebLayer::new());
     let server = builder
+        .accept_http1(options.browsers.is_some())
         .max_concurrent_streams(options.max_streams_per_connection)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .layer(tower::util::option_layer(cors))
+        .layer(GrpcOnlyLayer)
+        .layer(tower::util::option_layer(grpc_web))
         .layer(RequestIdLayer)
         .layer(ShedLayer::new(options.max_concurrent_calls))
         .add_routes(routes)
@@ -194,6 +241,72 @@ pub async fn serve(
             tracing::warn!(grace_seconds = grace.as_secs(), "calls still open after the grace period; stopping");
             Ok(())
         }
+    }
+}
+
+/// Answers a request that is neither gRPC nor gRPC-Web with HTTP 415, rather than letting it
+/// reach a gRPC service that would call it INTERNAL (or gRPC-Web's translation, 400).
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcOnlyLayer;
+
+impl<S> Layer<S> for GrpcOnlyLayer {
+    type Service = GrpcOnly<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcOnly { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GrpcOnly<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for GrpcOnly<S>
+where
+    S: Service<Request<B>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // gRPC, and gRPC-Web (binary or text), each with or without a `+codec` suffix.
+        let grpc = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                [
+                    "application/grpc",
+                    "application/grpc-web",
+                    "application/grpc-web-text",
+                ]
+                .iter()
+                .any(|kind| {
+                    v.strip_prefix(kind)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('+'))
+                })
+            });
+        if !grpc {
+            let mut refused = Response::new(tonic::body::Body::empty());
+            *refused.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            refused.headers_mut().insert(
+                http::header::ACCEPT,
+                HeaderValue::from_static("application/grpc, application/grpc-web"),
+            );
+            return Box::pin(async { Ok(refused) });
+        }
+        // Take the service that was polled ready, leaving a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move { inner.call(request).await })
     }
 }
 
