@@ -1,8 +1,10 @@
 //! Observability across separate `portal serve` processes: the spans of one GetMyRecord,
 //! received by an OTLP receiver in this test, share one trace id across the gateway and the
-//! record service and include the session check in Redis and the record's read from its
-//! store; the logs carry that trace id and the request id; each process serves its metrics
-//! for Prometheus on a port of its own.
+//! record service, follow OpenTelemetry's RPC conventions (names, kinds, `rpc.*` attributes,
+//! status) and include the session check in Redis and the record's read from its store; the
+//! logs carry that trace id, the span id and the request id at their top level, with or without
+//! an exporter; `OTEL_SERVICE_NAME` names the spans' service; each process serves its metrics for
+//! Prometheus on a port of its own.
 
 use crate::support;
 use std::collections::BTreeSet;
@@ -375,13 +377,67 @@ fn logged_with_ids(portal: &mut Portal, trace_id: &str, request_id: &str) {
     }
     for process in ["gateway", "record"] {
         let lines = portal.output(process);
+        // At the top level of the line: the ids, and the span's own id.
+        let with_ids = |line: &String| {
+            let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(line) else {
+                return false;
+            };
+            let text = |key: &str| fields.get(key).and_then(serde_json::Value::as_str);
+            text("trace_id") == Some(trace_id)
+                && text("request_id") == Some(request_id)
+                && text("span_id")
+                    .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
         assert!(
-            lines.iter().any(
-                |line| line.contains(&format!("\"trace_id\":\"{trace_id}\""))
-                    && line.contains(&format!("\"request_id\":\"{request_id}\""))
-            ),
-            "{process} logged the call with its ids"
+            lines.iter().any(with_ids),
+            "{process} logged the call with its ids at the top level"
         );
+    }
+}
+
+/// `OTEL_SERVICE_NAME` names the service of the spans a component exports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otel_service_name_names_the_exported_spans() {
+    let Some(redis) = support::reachable_redis().await else {
+        return;
+    };
+    let (exports, mut received) = mpsc::unbounded_channel();
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", receiver.local_addr().unwrap());
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Receiver(exports)))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(receiver)),
+    );
+    let Some(portal) = Portal::start(
+        None,
+        &redis,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_SERVICE_NAME", "dfe-teacher-portal"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    portal.sign_in_admin().await.expect("admin signs in");
+    let started = Instant::now();
+    loop {
+        let left = Duration::from_secs(20).saturating_sub(started.elapsed());
+        let export = tokio::time::timeout(left, received.recv())
+            .await
+            .expect("a span arrives")
+            .expect("receiver running");
+        let names: BTreeSet<String> = spans(&export).into_iter().map(|s| s.service).collect();
+        assert!(
+            names.iter().all(|name| name == "dfe-teacher-portal"),
+            "{names:?}"
+        );
+        if !names.is_empty() {
+            break;
+        }
     }
 }
 
