@@ -128,9 +128,7 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let sessions = self.sessions.clone();
         let verification = self.verification;
-        // Take the service that was polled ready, leaving a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = portal_common::server::ready(&mut self.inner);
         Box::pin(async move {
             match authorize(&sessions, verification, &mut request).await {
                 Ok(()) => inner.call(request).await,

@@ -383,9 +383,7 @@ where
             let forwarder = self.forwarder.clone();
             return Box::pin(async move { Ok(forwarder.forward(found, request).await) });
         }
-        // Take the service that was polled ready, leaving a fresh clone in its place.
-        let clone = self.typed.clone();
-        let mut typed = std::mem::replace(&mut self.typed, clone);
+        let mut typed = portal_common::server::ready(&mut self.typed);
         Box::pin(async move {
             // A typed handler's message is read here under its API's limit, as a forwarded
             // one is, so that an oversized request is refused the same way from its header.

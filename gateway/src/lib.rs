@@ -87,7 +87,7 @@ fn parse_origin(input: &str) -> Result<http::HeaderValue, String> {
         || format!("expected an origin such as https://portal.example.gov.uk, not {input:?}");
     let uri: http::Uri = input.parse().map_err(|_| invalid())?;
     let plain = matches!(uri.scheme_str(), Some("http" | "https"))
-        && uri.authority().is_some()
+        && uri.authority().is_some_and(|a| !a.as_str().contains('@'))
         && uri
             .path_and_query()
             .is_none_or(|p| p.as_str() == "/" && !input.ends_with('/'))
@@ -267,5 +267,28 @@ impl ServeWith {
     fn api<S>(&self, typed: S) -> auth::Authorize<forward::Dispatch<S>> {
         self.auth
             .layer(forward::Dispatch::new(typed, self.forwarder.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_origins_are_allowed_for_browsers() {
+        for origin in ["https://portal.example.gov.uk", "http://127.0.0.1:8080"] {
+            assert_eq!(parse_origin(origin).unwrap(), origin);
+        }
+        for not_an_origin in [
+            "portal.example.gov.uk",
+            "https://portal.example.gov.uk/",
+            "https://portal.example.gov.uk/page",
+            "https://user@portal.example.gov.uk",
+            "ftp://portal.example.gov.uk",
+            "*",
+            "https://*.example.gov.uk",
+        ] {
+            assert!(parse_origin(not_an_origin).is_err(), "{not_an_origin}");
+        }
     }
 }

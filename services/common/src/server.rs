@@ -244,6 +244,14 @@ pub async fn serve(
     }
 }
 
+/// The service a `tower::Service::call` is to use: the one `poll_ready` made ready, a fresh clone
+/// left in its place for the next call (the pattern tower's documentation gives for cloned
+/// services moved into a future).
+pub fn ready<S: Clone>(slot: &mut S) -> S {
+    let clone = slot.clone();
+    std::mem::replace(slot, clone)
+}
+
 /// Answers a request that is neither gRPC nor gRPC-Web with HTTP 415, rather than letting it
 /// reach a gRPC service that would call it INTERNAL (or gRPC-Web's translation, 400).
 #[derive(Debug, Clone, Copy)]
@@ -303,9 +311,7 @@ where
             );
             return Box::pin(async { Ok(refused) });
         }
-        // Take the service that was polled ready, leaving a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = ready(&mut self.inner);
         Box::pin(async move { inner.call(request).await })
     }
 }
@@ -422,9 +428,7 @@ where
         );
         crate::telemetry::continue_trace(&span, request.headers());
         let started = Instant::now();
-        // Take the service that was polled ready, leaving a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = ready(&mut self.inner);
         Box::pin(
             async move {
                 let mut response = inner.call(request).await?;
@@ -523,8 +527,7 @@ where
                 }
             }
         };
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = ready(&mut self.inner);
         Box::pin(async move {
             let response = inner.call(request).await;
             drop(permit);
