@@ -73,8 +73,21 @@ impl Drop for Page {
     }
 }
 
-/// What the page wrote into `#result` once headless Chromium had loaded `url`.
+/// What the page wrote into `#result` once headless Chromium had loaded `url`. Chromium dumps
+/// the page when its time budget is spent; on a loaded machine the calls may not have been
+/// answered by then (`pending`), and the page is loaded again, a few times at most.
 fn run_page(chromium: &Path, url: &str) -> String {
+    let mut result = String::new();
+    for _ in 0..5 {
+        result = load_page(chromium, url);
+        if result != "pending" {
+            break;
+        }
+    }
+    result
+}
+
+fn load_page(chromium: &Path, url: &str) -> String {
     let profile =
         std::env::temp_dir().join(format!("portal-chromium-{:016x}", rand::random::<u64>()));
     let output = Command::new(chromium)

@@ -426,12 +426,16 @@ where
             trace_id = tracing::field::Empty,
             span_id = tracing::field::Empty,
         );
-        crate::telemetry::continue_trace(&span, request.headers());
+        let trace = crate::telemetry::continue_trace(&span, request.headers());
         let started = Instant::now();
         let mut inner = ready(&mut self.inner);
         Box::pin(
             async move {
-                let mut response = inner.call(request).await?;
+                let call = inner.call(request);
+                let mut response = match trace {
+                    Some(trace) => trace.carry(call).await?,
+                    None => call.await?,
+                };
                 let headers = response.headers_mut();
                 headers.insert(REQUEST_ID_HEADER, id);
                 // Every server takes and gives gzip (tonic says so only when refusing another).

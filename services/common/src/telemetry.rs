@@ -7,9 +7,9 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
-use opentelemetry::trace::{TraceContextExt as _, TraceId, TracerProvider as _};
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId, TracerProvider as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -37,34 +37,34 @@ pub fn init(service_name: &str) -> Result<Telemetry, Box<dyn std::error::Error +
         .flatten_event(true)
         .with_current_span(false)
         .flatten_span_list_on_top_level(true);
-    // A tracer always, so that every call has a span context to pass on to the components it
-    // calls; spans are exported (and, unless a caller asked for its trace to be sampled,
-    // recorded) only with an exporter.
-    let exporter = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+    // With an exporter, a tracer: spans recorded and sent, their context passed on. Without one
+    // there is no tracer (it would cost every call for nothing) and each call's trace context
+    // is passed on by hand (`Trace`).
+    let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
             use opentelemetry_otlp::WithExportConfig as _;
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()?;
+            // OTEL_SERVICE_NAME (and OTEL_RESOURCE_ATTRIBUTES) when set; else the component's
+            // name.
+            let mut resource = opentelemetry_sdk::Resource::builder();
+            if std::env::var_os("OTEL_SERVICE_NAME").is_none_or(|name| name.is_empty()) {
+                resource = resource.with_service_name(service_name.to_owned());
+            }
             Some(
-                opentelemetry_otlp::SpanExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(endpoint)
-                    .build()?,
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(resource.build())
+                    .build(),
             )
         }
         _ => None,
     };
-    // OTEL_SERVICE_NAME (and OTEL_RESOURCE_ATTRIBUTES) when set; the component's name when not.
-    let mut resource = opentelemetry_sdk::Resource::builder();
-    if std::env::var_os("OTEL_SERVICE_NAME").is_none_or(|name| name.is_empty()) {
-        resource = resource.with_service_name(service_name.to_owned());
-    }
-    let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
-    builder = match exporter {
-        Some(exporter) => builder.with_batch_exporter(exporter),
-        None => builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff))),
-    };
-    let provider = builder.build();
-    let traces = tracing_opentelemetry::layer().with_tracer(provider.tracer("portal"));
-    let provider = Some(provider);
+    let traces = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("portal")));
     tracing_subscriber::registry()
         .with(filter)
         .with(logs)
@@ -98,34 +98,64 @@ impl Injector for HeadersMut<'_> {
     }
 }
 
-/// Makes `span` (a call's) a child of the caller's trace when the call carries one, and puts
-/// the trace id on it for the logs.
-pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
-    let parent = TraceContextPropagator::new().extract(&Headers(headers));
-    let callers = parent.span().span_context().trace_id();
-    let _ = span.set_parent(parent);
-    // Without an exporter the span has no trace of its own: the caller's id still ties the
-    // logs of one request together.
-    let own = span.context().span().span_context().trace_id();
-    let trace_id = if own == TraceId::INVALID {
-        callers
-    } else {
-        own
-    };
-    if trace_id != TraceId::INVALID {
-        span.record("trace_id", tracing::field::display(trace_id));
-    }
-    let span_id = span.context().span().span_context().span_id();
-    if span_id != opentelemetry::trace::SpanId::INVALID {
-        span.record("span_id", tracing::field::display(span_id));
+/// A call's trace context as it is passed on without a tracer: the caller's trace (or a new
+/// one) with this call's own span id as the parent of the calls it makes.
+#[derive(Debug, Clone, Copy)]
+pub struct Trace {
+    trace_id: TraceId,
+    span_id: SpanId,
+    sampled: bool,
+}
+
+tokio::task_local! {
+    static TRACE: Trace;
+}
+
+impl Trace {
+    /// Runs `call` with this trace as the one its calls to other components carry.
+    pub async fn carry<F: std::future::Future>(self, call: F) -> F::Output {
+        TRACE.scope(self, call).await
     }
 }
 
-/// Adds the current span's trace context to the headers of a call to another component.
+/// Makes `span` (a call's) a child of the caller's trace when the call carries one (a new
+/// trace when not), and puts the trace and span ids on it for the logs. Without a tracer the
+/// returned `Trace` is what the call passes on (`Trace::carry`).
+pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) -> Option<Trace> {
+    let parent = TraceContextPropagator::new().extract(&Headers(headers));
+    let callers = parent.span().span_context().clone();
+    let _ = span.set_parent(parent);
+    let own = span.context().span().span_context().clone();
+    let carried = (!own.is_valid()).then(|| Trace {
+        trace_id: if callers.is_valid() {
+            callers.trace_id()
+        } else {
+            TraceId::from_bytes(rand::random::<[u8; 16]>())
+        },
+        span_id: SpanId::from_bytes(rand::random::<[u8; 8]>()),
+        sampled: callers.is_sampled(),
+    });
+    let (trace_id, span_id) = match carried {
+        Some(trace) => (trace.trace_id, trace.span_id),
+        None => (own.trace_id(), own.span_id()),
+    };
+    span.record("trace_id", tracing::field::display(trace_id));
+    span.record("span_id", tracing::field::display(span_id));
+    carried
+}
+
+/// Adds the trace context of the call being served to the headers of a call it makes to
+/// another component: the current span's with a tracer, the carried one without.
 pub fn inject_trace(headers: &mut HeaderMap) {
     let context = tracing::Span::current().context();
     if context.span().span_context().is_valid() {
         TraceContextPropagator::new().inject_context(&context, &mut HeadersMut(headers));
+    } else if let Ok(trace) = TRACE.try_with(|trace| *trace) {
+        let flags = if trace.sampled { "01" } else { "00" };
+        let value = format!("00-{}-{}-{flags}", trace.trace_id, trace.span_id);
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static("traceparent"), value);
+        }
     }
 }
 
