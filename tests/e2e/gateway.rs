@@ -287,12 +287,10 @@ where
 {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready().await.unwrap();
-    let mut request = tonic::Request::new(message);
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
+    let request = match token {
+        Some(token) => authed(message, token),
+        None => tonic::Request::new(message),
+    };
     grpc.unary::<M, (), _>(
         request,
         tonic::codegen::http::uri::PathAndQuery::from_static(path),

@@ -130,18 +130,10 @@ pub async fn reachable_redis() -> Option<String> {
 /// Starts every component; `None` only when external stores are asked for, unreachable, and
 /// not required.
 pub async fn start(stores: Stores, adjust: impl FnOnce(&mut Config)) -> Option<Harness> {
-    start_only(&ALL, stores, adjust).await
+    let config = default_config();
+    let all: Vec<&str> = config.components().iter().map(|c| c.name()).collect();
+    start_only(&all, stores, adjust).await
 }
-
-/// Every component's name, in the order they start.
-pub const ALL: [&str; 6] = [
-    names::NOTIFICATION,
-    names::RECORD,
-    names::IDENTITY,
-    names::EMPLOYMENT,
-    names::DOCUMENT,
-    names::GATEWAY,
-];
 
 /// Starts only the components named in `started`; the others are not running, and the
 /// harness's public clients reach the gateway only when it is among them.
