@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 
 use crate::Upstreams;
 use crate::auth::Session;
+use crate::error::Error;
 use crate::forward;
 use crate::routes::{Access, Found};
 
@@ -38,7 +39,7 @@ impl Gateway {
     }
 
     /// The caller of a public request, as its route says.
-    fn caller<T>(request: &Request<T>) -> Caller {
+    fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
         let access = request
             .extensions()
             .get::<&'static Found>()
@@ -46,7 +47,7 @@ impl Gateway {
         let session = request.extensions().get::<Session>();
         let metadata = request.metadata();
         forward::caller(access, session, None, |name| {
-            metadata.get(name).and_then(|v| v.to_str().ok())
+            metadata.get(name).map(|v| v.as_encoded_bytes())
         })
     }
 }
@@ -80,11 +81,11 @@ impl TeacherPortal for Gateway {
         &self,
         request: Request<pb::ListMyRecordChecksRequest>,
     ) -> Reply<pb::ListMyRecordChecksResponse> {
-        let caller = Self::caller(&request);
+        let caller = Self::caller(&request)?;
         let mut checks = read!(
             self,
             request,
-            caller,
+            caller.clone(),
             pb::ListMyRecordChecksRequest {},
             record.list_my_record_checks
         )?;
@@ -99,7 +100,7 @@ impl TeacherPortal for Gateway {
             let gateway = Caller {
                 principal: Principal::Service(crate::NAME.to_owned()),
                 session_id: None,
-                ..Self::caller(&request)
+                ..caller
             };
             let message = identity::DescribeClientsRequest { client_ids: ids };
             let names =

@@ -17,7 +17,7 @@ use http_body_util::{BodyExt as _, Full};
 use portal_common::assertion::{ASSERTION_HEADER, ON_BEHALF_OF_HEADER, REQUEST_ID_HEADER};
 use portal_common::deadline::{deadline_from, grpc_timeout};
 use portal_common::upstream;
-use portal_common::{Caller, Principal, Signer};
+use portal_common::{Caller, FieldViolation, Principal, Signer};
 use tonic::body::Body;
 use tonic::codegen::{Bytes, StdError};
 use tonic::server::NamedService;
@@ -35,6 +35,30 @@ use crate::source::TrustedProxies;
 /// accepts back.
 const PASSED_ON: [&str; 3] = ["content-type", "grpc-encoding", "grpc-accept-encoding"];
 
+/// The longest employer user reference the audit keeps.
+pub const MAX_ON_BEHALF_OF: usize = 128;
+
+/// The employer user a call is made for (`x-on-behalf-of`): at most [`MAX_ON_BEHALF_OF`]
+/// visible ASCII characters and spaces. Anything else is refused, naming the header, rather
+/// than dropped from the audit.
+fn on_behalf_of(value: Option<&[u8]>) -> Result<Option<String>, Error> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let visible = value.iter().all(|b| (0x20..=0x7e).contains(b));
+    match std::str::from_utf8(value) {
+        Ok(text) if visible && value.len() <= MAX_ON_BEHALF_OF => Ok(Some(text.to_owned())),
+        _ => Err(FieldViolation::new(
+            ON_BEHALF_OF_HEADER,
+            format!(
+                "must be at most {MAX_ON_BEHALF_OF} visible ASCII characters, without control \
+                 characters"
+            ),
+        )
+        .into()),
+    }
+}
+
 /// The caller of a public call, as the gateway asserts it to a service: the session's
 /// principal (the gateway itself for a call anyone may make), the request id, the employer
 /// user it is made for, the session, and where it came from.
@@ -42,24 +66,23 @@ pub fn caller<'a>(
     access: Access,
     session: Option<&Session>,
     source: Option<String>,
-    header: impl Fn(&str) -> Option<&'a str>,
-) -> Caller {
-    let own = |name: &str| {
-        header(name)
-            .filter(|v| !v.is_empty() && v.len() <= 128)
-            .map(str::to_owned)
-    };
+    header: impl Fn(&str) -> Option<&'a [u8]>,
+) -> Result<Caller, Error> {
+    let request_id = header(REQUEST_ID_HEADER)
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned);
     let session = session.filter(|_| access != Access::Anyone);
-    Caller {
+    Ok(Caller {
         principal: session.map_or_else(
             || Principal::Service(crate::NAME.to_owned()),
             |s| s.principal.clone(),
         ),
-        request_id: own(REQUEST_ID_HEADER).unwrap_or_default(),
-        on_behalf_of: own(ON_BEHALF_OF_HEADER),
+        request_id: request_id.unwrap_or_default(),
+        on_behalf_of: on_behalf_of(header(ON_BEHALF_OF_HEADER))?,
         session_id: session.map(|s| s.id.clone()),
         source,
-    }
+    })
 }
 
 /// The TCP peer of a call, through TLS or not.
@@ -247,7 +270,9 @@ impl Forwarder {
             self.trusted_proxies
                 .source(peer(&parts.extensions), &parts.headers)
         });
-        let mut caller = caller(route.access, session, source, header);
+        let mut caller = caller(route.access, session, source, |name| {
+            parts.headers.get(name).map(http::HeaderValue::as_bytes)
+        })?;
         // Only identity acts on the session itself (sign-out, step-up); every other service is
         // spared its id in each call's assertion.
         if route.api != crate::routes::Api::Authentication {

@@ -356,6 +356,24 @@ pub const ROUTES: &[Route] = &[
         Role(ClientRole::ClientsManage),
         Forward(Identity),
     ),
+    route(
+        Administration,
+        "UpdateClient",
+        Role(ClientRole::ClientsManage),
+        Forward(Identity),
+    ),
+    route(
+        Administration,
+        "DeleteClient",
+        Role(ClientRole::ClientsManage),
+        Forward(Identity),
+    ),
+    route(
+        Administration,
+        "RotateClientSecret",
+        Role(ClientRole::ClientsManage),
+        Forward(Identity),
+    ),
 ];
 
 /// A route found by its public path, with the internal path it is forwarded to.

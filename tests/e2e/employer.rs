@@ -584,3 +584,52 @@ async fn each_client_is_limited_on_postgres_and_redis() {
     limits(&h).await;
     h.shutdown().await;
 }
+
+/// An employer user reference that the audit could not keep whole, or that holds control or
+/// non-ASCII bytes, is refused naming `x-on-behalf-of`, never dropped from the audit in silence.
+#[tokio::test]
+async fn an_on_behalf_of_the_audit_cannot_keep_is_refused_naming_it() {
+    let h = start(Stores::Embedded, |_| {}).await.unwrap();
+    let admin = h.sign_in_admin().await;
+    let employer = employer(&h, &admin, "header-trust").await;
+    let trn = create(&h, &admin, "Ada", "Lovelace", "1985-12-10").await;
+    let mut api = EmployerAccessClient::new(h.gateway.clone());
+    let with = |value: MetadataValue<tonic::metadata::Ascii>| {
+        let mut request = authed(check(&trn, "1985-12-10"), &employer.token);
+        request.metadata_mut().insert("x-on-behalf-of", value);
+        request
+    };
+    for bad in [
+        MetadataValue::try_from("u".repeat(5000)).unwrap(),
+        MetadataValue::try_from("u".repeat(129)).unwrap(),
+        MetadataValue::try_from("hr\tofficer").unwrap(),
+        MetadataValue::try_from(&b"hr-\xc3\xa9"[..]).unwrap(),
+    ] {
+        let status = api.check_teacher(with(bad)).await.unwrap_err();
+        assert_eq!(bad_fields(&status), ["x-on-behalf-of"]);
+    }
+    let longest = "u".repeat(128);
+    api.check_teacher(with(MetadataValue::try_from(longest.as_str()).unwrap()))
+        .await
+        .expect("128 visible characters are kept");
+    let audit = h
+        .admin()
+        .list_audit_events(authed(
+            pb::ListAuditEventsRequest {
+                trn: trn.clone(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let checks: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "employer.check")
+        .collect();
+    assert_eq!(checks.len(), 1, "the refused calls checked nothing");
+    assert_eq!(checks[0].on_behalf_of, longest);
+    h.shutdown().await;
+}

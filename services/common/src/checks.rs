@@ -3,6 +3,7 @@
 //! at once. Messages never repeat the value.
 
 use crate::error::{FieldViolation, Violations};
+use crate::printable::INVISIBLE;
 use crate::values::parse_date;
 use chrono::NaiveDate;
 
@@ -116,16 +117,15 @@ impl<'a> Checker<'a> {
     /// Free text: trimmed, at most `max` characters, no control characters except line breaks
     /// and tabs when `multiline`.
     pub fn text(&mut self, field: &str, input: &str, max: usize, multiline: bool) -> String {
-        let text = input.trim();
+        let text = crate::printable::nfc(input.trim());
         if text.chars().count() > max {
             self.fail(field, format!("must be at most {max} characters"));
-        } else if text
-            .chars()
-            .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
-        {
-            self.fail(field, "must not contain control characters");
+        } else if text.chars().any(|c| {
+            crate::printable::is_invisible(c) && !(multiline && matches!(c, '\n' | '\r' | '\t'))
+        }) {
+            self.fail(field, INVISIBLE);
         }
-        text.to_owned()
+        text
     }
 }
 
@@ -170,7 +170,10 @@ mod tests {
         c.text("b", "line\nbreak", 100, false);
         c.text("c", "line\nbreak", 100, true);
         c.text("d", "toolong", 3, false);
+        c.text("e", "Flat 1\u{202E}", 100, true);
+        c.text("f", "Flat\u{200B}1", 100, false);
+        assert_eq!(c.text("g", "Zoe\u{0308} Road", 100, false), "Zoë Road");
         let fields: Vec<_> = c.violations().into_iter().map(|v| v.field).collect();
-        assert_eq!(fields, ["b", "d"]);
+        assert_eq!(fields, ["b", "d", "e", "f"]);
     }
 }

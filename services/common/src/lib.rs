@@ -15,6 +15,7 @@ pub mod mask;
 pub mod metrics;
 pub mod notification;
 pub mod principal;
+pub mod printable;
 pub mod process;
 pub mod server;
 pub mod sessions;

@@ -138,7 +138,7 @@ fn latency_histogram() -> Histogram {
 }
 
 /// What locks and given-up emails are counted by: known in advance, so present from the start.
-const LOCK_KINDS: [&str; 2] = ["trn", "source"];
+const LOCK_KINDS: [&str; 3] = ["trn", "client", "source"];
 const EMAIL_FAILURES: [&str; 2] = ["failed", "expired"];
 
 /// The metrics of this process.
@@ -284,7 +284,7 @@ impl Metrics {
         self.sign_in_failures.inc();
     }
 
-    /// A lock begun on `kind` (`trn` or `source`).
+    /// A lock begun on `kind` (`trn`, `client` or `source`).
     pub fn locked(&self, kind: &'static str) {
         self.lockouts.get_or_create(&KindLabels { kind }).inc();
     }

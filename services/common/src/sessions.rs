@@ -97,6 +97,11 @@ fn teacher_sessions_key(trn: Trn) -> String {
     format!("dqt:teacher-sessions:{trn}")
 }
 
+/// The set of a client's session ids, so that they all end when the client changes.
+fn client_sessions_key(client_id: &str) -> String {
+    format!("dqt:client-sessions:{client_id}")
+}
+
 impl Sessions {
     pub fn new(store: Arc<dyn SessionStore>, policy: SessionPolicy) -> Self {
         Self { store, policy }
@@ -166,10 +171,13 @@ impl Sessions {
                 self.policy.idle_timeout.min(lifetime),
             )
             .await?;
-        if let Principal::Teacher { trn, .. } = principal {
-            self.store
-                .add_to_set(&teacher_sessions_key(*trn), &id, lifetime)
-                .await?;
+        let set = match principal {
+            Principal::Teacher { trn, .. } => Some(teacher_sessions_key(*trn)),
+            Principal::Client { client_id, .. } => Some(client_sessions_key(client_id)),
+            Principal::Service(_) => None,
+        };
+        if let Some(set) = set {
+            self.store.add_to_set(&set, &id, lifetime).await?;
         }
         Ok(NewSession { token, expire_time })
     }
@@ -197,7 +205,16 @@ impl Sessions {
 
     /// Ends every session of a teacher; returns how many were live.
     pub async fn revoke_teacher(&self, trn: Trn) -> Result<u64, StoreError> {
-        let ids = self.store.take_set(&teacher_sessions_key(trn)).await?;
+        self.revoke_set(&teacher_sessions_key(trn)).await
+    }
+
+    /// Ends every session of a client; returns how many were live.
+    pub async fn revoke_client(&self, client_id: &str) -> Result<u64, StoreError> {
+        self.revoke_set(&client_sessions_key(client_id)).await
+    }
+
+    async fn revoke_set(&self, set: &str) -> Result<u64, StoreError> {
+        let ids = self.store.take_set(set).await?;
         let keys: Vec<String> = ids.iter().map(|id| key(id)).collect();
         self.store.delete(&keys).await
     }
@@ -293,6 +310,26 @@ mod tests {
             1
         );
         assert!(sessions.authenticate(&new_id).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn revoking_a_client_ends_its_sessions_and_no_other() {
+        let sessions = sessions(Duration::from_secs(60), Duration::from_secs(600));
+        let client = |client_id: &str| Principal::Client {
+            client_id: client_id.into(),
+            roles: vec![crate::principal::Role::EmployerCheck],
+        };
+        let mut ids = Vec::new();
+        for principal in [client("a-client"), client("a-client"), client("another")] {
+            ids.push(session_id(
+                &sessions.create(&principal).await.unwrap().token,
+            ));
+        }
+        assert_eq!(sessions.revoke_client("a-client").await.unwrap(), 2);
+        assert!(sessions.authenticate(&ids[0]).await.is_err());
+        assert!(sessions.authenticate(&ids[1]).await.is_err());
+        assert!(sessions.authenticate(&ids[2]).await.is_ok());
+        assert_eq!(sessions.revoke_client("a-client").await.unwrap(), 0);
     }
 
     #[tokio::test]

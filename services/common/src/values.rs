@@ -4,6 +4,7 @@
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
+use unicode_normalization::UnicodeNormalization as _;
 
 use crate::error::FieldViolation;
 
@@ -165,7 +166,8 @@ fn sixteen_years_before(today: NaiveDate) -> NaiveDate {
         .unwrap_or(today)
 }
 
-/// One part of a person's name: trimmed, at most 100 characters, no control characters.
+/// One part of a person's name: trimmed, in Unicode NFC, at most 100 characters, nothing
+/// invisible, and only what the documents can print (`printable`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NamePart(String);
 
@@ -183,20 +185,30 @@ impl NamePart {
 
     /// A name part that may be empty (middle names).
     pub fn parse_optional(field: &str, input: &str) -> Result<Self, FieldViolation> {
-        let trimmed = input.trim();
-        if trimmed.chars().count() > Self::MAX_CHARS {
+        let part = crate::printable::nfc(input.trim());
+        if part.chars().count() > Self::MAX_CHARS {
             return Err(FieldViolation::new(
                 field,
                 format!("must be at most {} characters", Self::MAX_CHARS),
             ));
         }
-        if trimmed.chars().any(char::is_control) {
+        if crate::printable::has_invisible(&part) {
+            return Err(FieldViolation::new(field, crate::printable::INVISIBLE));
+        }
+        if !part.chars().all(crate::printable::is_name_character) {
             return Err(FieldViolation::new(
                 field,
-                "must not contain control characters",
+                "may hold only letters, spaces, hyphens, apostrophes and full stops",
             ));
         }
-        Ok(Self(trimmed.to_owned()))
+        if !part.chars().all(crate::printable::is_printable) {
+            return Err(FieldViolation::new(
+                field,
+                "contains characters the certificates cannot print: write the name in the \
+                 Latin, Greek or Cyrillic alphabet, as on a passport",
+            ));
+        }
+        Ok(Self(part))
     }
 
     pub fn as_str(&self) -> &str {
@@ -209,8 +221,8 @@ impl NamePart {
     }
 }
 
-/// The form in which names compare: outer spaces removed, runs of spaces as one, curly
-/// apostrophes and backticks as `'`, case folded (Unicode).
+/// The form in which names compare: Unicode NFC, outer spaces removed, runs of spaces as one,
+/// curly apostrophes and backticks as `'`, case folded (Unicode).
 pub fn normalise_name(input: &str) -> String {
     let unified: String = input
         .chars()
@@ -224,6 +236,8 @@ pub fn normalise_name(input: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
+        .nfc()
+        .collect()
 }
 
 /// A person's full name.
@@ -383,6 +397,36 @@ mod tests {
         assert!(NamePart::parse("f", &"ł".repeat(100)).is_ok());
         assert!(NamePart::parse("f", &"ł".repeat(101)).is_err());
         assert!(NamePart::parse("f", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn name_parts_compose_and_refuse_what_cannot_be_seen_or_printed() {
+        let decomposed = NamePart::parse("f", "Zoe\u{0308}").unwrap();
+        assert_eq!(decomposed, NamePart::parse("f", "Zoë").unwrap());
+        assert_eq!(normalise_name("ZOE\u{0308}"), normalise_name("zoë"));
+        // 100 letters once composed, though 200 characters as typed.
+        assert!(NamePart::parse("f", &"e\u{0301}".repeat(100)).is_ok());
+        for invisible in [
+            "Zo\u{202E}e",
+            "Zo\u{200B}e",
+            "\u{2066}Zoe\u{2069}",
+            "Zo\u{00AD}e",
+        ] {
+            let error = NamePart::parse("first_name", invisible).unwrap_err();
+            assert_eq!(error.field, "first_name");
+            assert!(error.description.contains("invisible"));
+        }
+        for unprintable in ["张伟", "אבי", "김"] {
+            let error = NamePart::parse("last_name", unprintable).unwrap_err();
+            assert_eq!(error.field, "last_name");
+            assert!(error.description.contains("cannot print"));
+        }
+        for not_a_name in ["Zoë 😀", "Zoë2", "Zoë@home"] {
+            let error = NamePart::parse("last_name", not_a_name).unwrap_err();
+            assert!(error.description.contains("only letters"));
+        }
+        assert!(NamePart::parse("f", "Mary-Jane O’Brien St. John").is_ok());
+        assert!(NamePart::parse("f", "Дмитрий").is_ok());
     }
 
     #[test]

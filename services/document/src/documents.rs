@@ -46,6 +46,11 @@ fn file_name(entitlement: &Entitlement, trn: &str) -> String {
     format!("{stem}-{trn}.pdf")
 }
 
+/// The sizes, in points, the holder's name is tried at, largest first: a document uses the
+/// first at which it fits on one page (the longest name the record allows, 300 of the widest
+/// letters the fonts have, fits at the last).
+const NAME_SIZES: [f32; 8] = [22.0, 18.0, 15.0, 12.0, 10.0, 8.0, 7.0, 6.0];
+
 /// Makes the document `entitlement` describes for `record`, carrying `code`.
 pub fn make(
     fonts: &Fonts,
@@ -55,11 +60,44 @@ pub fn make(
     issued: DateTime<Utc>,
 ) -> Result<Made, PdfError> {
     let name = full_name(record);
-    let mut page = Composer::new(fonts);
     let title = entitlement.title();
+    let mut pages = Vec::new();
+    for name_size in NAME_SIZES {
+        pages = compose(fonts, record, entitlement, &name, code, issued, name_size);
+        if pages.len() == 1 {
+            break;
+        }
+    }
+    let pdf = pdf::render(
+        fonts,
+        &pages,
+        &Info {
+            title: &title,
+            author: ISSUER,
+            subject: &format!("{title} for teacher reference number {}", record.trn),
+            created: issued,
+        },
+    )?;
+    Ok(Made {
+        file_name: file_name(entitlement, &record.trn),
+        pdf,
+    })
+}
+
+/// The pages of a document with the holder's name set at `name_size` points.
+fn compose(
+    fonts: &Fonts,
+    record: &pb::TeacherRecord,
+    entitlement: &Entitlement,
+    name: &str,
+    code: &str,
+    issued: DateTime<Utc>,
+    name_size: f32,
+) -> Vec<Vec<pdf::Mark>> {
+    let mut page = Composer::new(fonts);
     match entitlement {
-        Entitlement::QualificationsLetter => letter(&mut page, record, &name, issued),
-        certificate => certificate_body(&mut page, record, certificate, &name),
+        Entitlement::QualificationsLetter => letter(&mut page, record, name, issued, name_size),
+        certificate => certificate_body(&mut page, record, certificate, name, name_size),
     }
     let kind_words = match entitlement {
         Entitlement::QualificationsLetter => "letter",
@@ -90,28 +128,15 @@ pub fn make(
             ),
         ),
     ]);
-    let pdf = pdf::render(
-        fonts,
-        &page.finish(),
-        &Info {
-            title: &title,
-            author: ISSUER,
-            subject: &format!("{title} for teacher reference number {}", record.trn),
-            created: issued,
-        },
-    )?;
-    Ok(Made {
-        file_name: file_name(entitlement, &record.trn),
-        pdf,
-    })
+    page.finish()
 }
 
-fn heading(page: &mut Composer<'_>, title: &str, name: &str, trn: &str) {
+fn heading(page: &mut Composer<'_>, title: &str, name: &str, name_size: f32, trn: &str) {
     page.paragraph(Weight::Bold, 26.0, ACCENT, title);
     page.space(18.0);
     page.paragraph(Weight::Regular, 12.0, MUTED, "This is to certify that");
     page.space(6.0);
-    page.paragraph(Weight::Bold, 22.0, INK, name);
+    page.paragraph(Weight::Bold, name_size, INK, name);
     page.space(4.0);
     page.paragraph(
         Weight::Regular,
@@ -127,6 +152,7 @@ fn certificate_body(
     record: &pb::TeacherRecord,
     entitlement: &Entitlement,
     name: &str,
+    name_size: f32,
 ) {
     let say = |page: &mut Composer<'_>, text: &str| {
         page.paragraph(Weight::Regular, 12.0, INK, text);
@@ -137,7 +163,13 @@ fn certificate_body(
             awarded,
             exempt_from_induction,
         } => {
-            heading(page, "Qualified Teacher Status", name, &record.trn);
+            heading(
+                page,
+                "Qualified Teacher Status",
+                name,
+                name_size,
+                &record.trn,
+            );
             say(
                 page,
                 &format!(
@@ -167,7 +199,7 @@ fn certificate_body(
             page.field("QTS awarded", &long_date(awarded));
         }
         Entitlement::Induction { started, completed } => {
-            heading(page, "Statutory Induction", name, &record.trn);
+            heading(page, "Statutory Induction", name, name_size, &record.trn);
             say(
                 page,
                 &format!(
@@ -195,7 +227,13 @@ fn certificate_body(
             }
         }
         Entitlement::Eyts { awarded } => {
-            heading(page, "Early Years Teacher Status", name, &record.trn);
+            heading(
+                page,
+                "Early Years Teacher Status",
+                name,
+                name_size,
+                &record.trn,
+            );
             say(
                 page,
                 &format!(
@@ -217,6 +255,7 @@ fn certificate_body(
                 page,
                 "National Professional Qualification",
                 name,
+                name_size,
                 &record.trn,
             );
             say(
@@ -297,7 +336,13 @@ fn mq_words(mq: &pb::MandatoryQualification) -> String {
     format!("{specialism}: {status}, {}, {dates}", mq.provider)
 }
 
-fn letter(page: &mut Composer<'_>, record: &pb::TeacherRecord, name: &str, issued: DateTime<Utc>) {
+fn letter(
+    page: &mut Composer<'_>,
+    record: &pb::TeacherRecord,
+    name: &str,
+    issued: DateTime<Utc>,
+    name_size: f32,
+) {
     page.paragraph(Weight::Bold, 24.0, ACCENT, "Confirmation of qualifications");
     page.space(12.0);
     page.paragraph(
@@ -307,7 +352,19 @@ fn letter(page: &mut Composer<'_>, record: &pb::TeacherRecord, name: &str, issue
         &issued.format("%-d %B %Y").to_string(),
     );
     page.space(10.0);
-    page.paragraph(Weight::Regular, 12.0, INK, &format!("Dear {name},"));
+    // Addressed by first and last name, as letters are; the full name is in the Name field.
+    let addressed = [&record.first_name, &record.last_name]
+        .into_iter()
+        .map(|part| part.trim())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    page.paragraph(
+        Weight::Regular,
+        name_size.min(12.0),
+        INK,
+        &format!("Dear {addressed},"),
+    );
     page.space(6.0);
     page.paragraph(
         Weight::Regular,
@@ -321,7 +378,7 @@ fn letter(page: &mut Composer<'_>, record: &pb::TeacherRecord, name: &str, issue
         ),
     );
     page.space(8.0);
-    page.field("Name", name);
+    page.field_sized("Name", name, name_size.min(11.0));
     page.field("TRN", &record.trn);
     if !record.date_of_birth.is_empty() {
         page.field("Date of birth", &long_date(&record.date_of_birth));
@@ -487,5 +544,76 @@ mod pdf_tests {
             // A subset, not the whole 700 kB font.
             assert!(made.pdf.len() < 60_000, "{} bytes", made.pdf.len());
         }
+    }
+
+    /// The widest letter a name may hold, in the bold face names are set in.
+    fn widest_name_letter(fonts: &Fonts) -> char {
+        let face = fonts.face(Weight::Bold);
+        (0..0x3000_u32)
+            .filter_map(char::from_u32)
+            .filter(|c| {
+                portal_common::printable::is_name_character(*c)
+                    && portal_common::printable::is_printable(*c)
+                    && !portal_common::printable::is_invisible(*c)
+            })
+            .max_by(|a, b| {
+                face.width(&a.to_string(), 10.0)
+                    .total_cmp(&face.width(&b.to_string(), 10.0))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_longest_name_of_the_widest_letters_keeps_every_document_on_one_page() {
+        let fonts = Fonts::load().unwrap();
+        let wide = widest_name_letter(&fonts);
+        let part = wide.to_string().repeat(100);
+        let record = pb::TeacherRecord {
+            first_name: part.clone(),
+            middle_name: part.clone(),
+            last_name: part,
+            ..sample_record()
+        };
+        for entitlement in &entitlements(&record) {
+            let made = make(
+                &fonts,
+                &record,
+                entitlement,
+                "7KQ2-M9XD-3HJP-W6RT",
+                Utc::now(),
+            )
+            .unwrap();
+            let doc = lopdf::Document::load_mem(&made.pdf).unwrap();
+            assert_eq!(
+                doc.get_pages().len(),
+                1,
+                "{entitlement:?} with 300 of {wide:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_name_is_set_large_and_a_long_one_smaller() {
+        let fonts = Fonts::load().unwrap();
+        let record = sample_record();
+        let qts = &entitlements(&record)[0];
+        let name_size = |name: &str| {
+            compose(&fonts, &record, qts, name, "CODE", Utc::now(), 22.0)
+                .concat()
+                .iter()
+                .find_map(|mark| match mark {
+                    pdf::Mark::Text { text, size, .. } if text.starts_with(name) => Some(*size),
+                    _ => None,
+                })
+        };
+        assert_eq!(name_size("Zoë Şahin"), Some(22.0));
+        let pages =
+            |name: &str, size: f32| compose(&fonts, &record, qts, name, "C", Utc::now(), size);
+        let long = "Ш".repeat(300);
+        assert!(pages(&long, 22.0).len() > 1, "too big at 22 points");
+        let fitted = NAME_SIZES
+            .iter()
+            .find(|size| pages(&long, **size).len() == 1);
+        assert!(fitted.is_some_and(|size| *size < 22.0));
     }
 }

@@ -78,9 +78,10 @@ pub struct Fonts {
 
 impl Fonts {
     pub fn load() -> Result<Self, ttf_parser::FaceParsingError> {
+        let [(regular, regular_data), (bold, bold_data)] = portal_common::printable::font_files();
         Ok(Self {
-            regular: FontFace::parse("DejaVuSans", dejavu::sans::regular())?,
-            bold: FontFace::parse("DejaVuSans-Bold", dejavu::sans::bold())?,
+            regular: FontFace::parse(regular, regular_data)?,
+            bold: FontFace::parse(bold, bold_data)?,
         })
     }
 

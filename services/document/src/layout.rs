@@ -127,9 +127,14 @@ impl<'a> Composer<'a> {
 
     /// A label and its value on one line, the value in bold from a fixed column.
     pub fn field(&mut self, label: &str, value: &str) {
-        let size = 11.0;
-        self.advance(size * 1.6);
-        self.text_at(Weight::Regular, size, MUTED, MARGIN, label);
+        self.field_sized(label, value, 11.0);
+    }
+
+    /// [`Self::field`] with its value set at `size` points.
+    pub fn field_sized(&mut self, label: &str, value: &str, size: f32) {
+        let label_size = 11.0;
+        self.advance(label_size * 1.6);
+        self.text_at(Weight::Regular, label_size, MUTED, MARGIN, label);
         let column = 190.0;
         let lines = self.wrap(Weight::Bold, size, self.width() - column, value);
         for (i, line) in lines.iter().enumerate() {
@@ -173,9 +178,11 @@ impl<'a> Composer<'a> {
         lines
     }
 
-    /// The block at the foot of the last page: who issued the document, when, and how to check
-    /// it.
+    /// The block at the foot of the first page (kept free on every page): who issued the
+    /// document, when, and how to check it, on the page everyone reads.
     pub fn footer(&mut self, lines: &[(Weight, f32, Colour, String)]) {
+        let later_pages = self.pages.split_off(1);
+        let y = self.y;
         self.y = MARGIN + FOOTER - 38.0;
         let left = MARGIN;
         self.marks().push(Mark::Fill {
@@ -192,6 +199,8 @@ impl<'a> Composer<'a> {
             }
             self.y -= 6.0;
         }
+        self.pages.extend(later_pages);
+        self.y = y;
     }
 
     pub fn finish(self) -> Vec<Vec<Mark>> {
@@ -231,14 +240,16 @@ mod tests {
     }
 
     #[test]
-    fn a_long_text_flows_onto_new_pages() {
+    fn a_long_text_flows_onto_new_pages_and_the_footer_stays_on_the_first() {
         let fonts = Fonts::load().unwrap();
         let mut c = Composer::new(&fonts);
         for i in 0..80 {
             c.field(&format!("Line {i}"), "value");
         }
+        c.footer(&[(Weight::Bold, 13.0, INK, "Verification code: X".to_owned())]);
         let pages = c.finish();
         assert!(pages.len() >= 2);
         assert!(texts(&pages).contains(&"Line 79".to_owned()));
+        assert!(texts(&pages[..1]).contains(&"Verification code: X".to_owned()));
     }
 }

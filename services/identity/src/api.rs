@@ -9,7 +9,7 @@ use dqt_proto::dqt::record::v1::{GetTeacherEmailRequest, MatchTeacherRequest};
 use portal_common::component::names;
 use portal_common::deadline::remaining_deadline;
 use portal_common::notification::Notifier;
-use portal_common::sessions::{NewSession, Sessions};
+use portal_common::sessions::{NewSession, Sessions, session_id};
 use portal_common::upstream::{self, Upstream};
 use portal_common::values::Trn;
 use portal_common::{
@@ -20,14 +20,15 @@ use tonic::{Request, Response, Status};
 use crate::captcha::Captchas;
 use crate::error::Error;
 use crate::secrets;
-use crate::store::{NewClient, Store};
-use crate::throttle::{Gate, SignInLimits, Throttle};
+use crate::store::{Client, ClientChange, NewClient, Store};
+use crate::throttle::{Gate, HashingGate, SignInLimits, Subject, Throttle};
 use crate::verification::{Checked, Verifications};
 
 pub struct IdentityApi {
     store: Store,
     sessions: Sessions,
     throttle: Throttle,
+    hashing: HashingGate,
     captchas: Captchas,
     verifications: Verifications,
     record: RecordServiceClient<Upstream>,
@@ -52,8 +53,11 @@ impl IdentityApi {
         signer: Signer,
     ) -> Result<Self, Error> {
         let decoy_hash = secrets::hash(secrets::generate()).await?;
+        // Half the cores for Argon2 at most: the rest keep serving every other call.
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Ok(Self {
             store,
+            hashing: HashingGate::new(cores / 2, limits.client_sign_ins_per_source),
             throttle: Throttle::new(sessions.store().clone(), limits),
             captchas: Captchas::new(sessions.store().clone()),
             verifications: Verifications::new(sessions.store().clone(), signer.clone()),
@@ -83,6 +87,43 @@ impl IdentityApi {
             principal: principal.to_proto(),
         }
     }
+}
+
+/// The longest client secret looked at: ours are 43 characters.
+const MAX_SECRET_LEN: usize = 256;
+
+fn require_role(caller: &Caller, role: Role) -> Result<(), Error> {
+    if caller.principal.has_role(role) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied)
+    }
+}
+
+/// A client as the API shows it (never its secret).
+fn client_view(client: Client) -> pb::Client {
+    pb::Client {
+        client_id: client.client_id,
+        display_name: client.display_name,
+        roles: client.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+    }
+}
+
+fn parse_display_name<'a>(field: &str, input: &'a str) -> Result<&'a str, FieldViolation> {
+    let name = input.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(FieldViolation::new(
+            field,
+            "is required, at most 200 characters",
+        ));
+    }
+    if portal_common::printable::has_invisible(name) {
+        return Err(FieldViolation::new(
+            field,
+            portal_common::printable::INVISIBLE,
+        ));
+    }
+    Ok(name)
 }
 
 fn require_gateway(caller: &Caller) -> Result<(), Error> {
@@ -194,7 +235,8 @@ impl IdentityService for IdentityApi {
         let source = caller.source.clone().unwrap_or_default();
         let details = request.get_ref().clone();
         let trn = Trn::parse("trn", &details.trn)?;
-        let attempt = self.throttle.admit(trn, &source).await?;
+        let subject = Subject::Teacher(trn);
+        let attempt = self.throttle.admit(subject, &source).await?;
         match attempt.gate {
             Gate::Locked(retry_after) => return Err(Error::Locked(retry_after).into()),
             Gate::Open { captcha: true } => {
@@ -231,7 +273,7 @@ impl IdentityService for IdentityApi {
             Err(status) => {
                 // Malformed details count as a failure: they cost a guess like any other.
                 if status.code() == tonic::Code::InvalidArgument {
-                    self.throttle.failed(&attempt).await?;
+                    self.throttle.failed(&attempt, subject).await?;
                 } else {
                     self.throttle.withdraw(&attempt).await?;
                 }
@@ -243,7 +285,7 @@ impl IdentityService for IdentityApi {
             .then(|| Trn::parse("trn", &outcome.trn).ok())
             .flatten();
         let Some(matched) = matched else {
-            self.throttle.failed(&attempt).await?;
+            self.throttle.failed(&attempt, subject).await?;
             tracing::info!("teacher sign-in refused");
             return Err(Error::SignInFailed.into());
         };
@@ -257,25 +299,69 @@ impl IdentityService for IdentityApi {
         Ok(Response::new(Self::response(session, &principal)))
     }
 
+    /// Locks first, then a place in the bounded Argon2 queue, then the secret; the same work
+    /// whether or not the client exists. The session is listed under its client before the
+    /// client is read again: a change made meanwhile either ended it or is seen here.
     async fn sign_in_client(
         &self,
         request: Request<pb::SignInClientRequest>,
     ) -> Result<Response<pb::SignInResponse>, Status> {
-        require_gateway(Caller::of(&request)?)?;
-        let request = request.into_inner();
-        let client = self.store.client(&request.client_id).await?;
+        let caller = Caller::of(&request)?;
+        require_gateway(caller)?;
+        let source = caller.source.clone().unwrap_or_default();
+        let input = request.get_ref();
+        let client_id = parse_client_id("client_id", &input.client_id)?;
+        if input.client_secret.len() > MAX_SECRET_LEN {
+            return Err(Error::from(FieldViolation::new(
+                "client_secret",
+                "is longer than any client secret",
+            ))
+            .into());
+        }
+        let subject = Subject::Client(&client_id);
+        let attempt = self.throttle.admit(subject, &source).await?;
+        if let Gate::Locked(retry_after) = attempt.gate {
+            return Err(Error::Locked(retry_after).into());
+        }
+        let Some(permit) = self.hashing.enter(&source).await else {
+            self.throttle.withdraw(&attempt).await?;
+            return Err(Error::SignInsBusy.into());
+        };
+        let client = self.store.client(&client_id).await?;
         let stored_hash = client
             .as_ref()
             .map_or_else(|| self.decoy_hash.clone(), |c| c.secret_hash.clone());
-        let verified = secrets::verify(request.client_secret, stored_hash).await?;
-        let client = client.filter(|_| verified).ok_or(Error::SignInFailed)?;
-        let principal = Principal::Client {
-            client_id: client.client_id,
-            roles: client.roles,
+        let verified = secrets::verify(input.client_secret.clone(), stored_hash).await?;
+        drop(permit);
+        let Some(mut client) = client.filter(|_| verified) else {
+            self.throttle.failed(&attempt, subject).await?;
+            tracing::info!("client sign-in refused");
+            return Err(Error::SignInFailed.into());
         };
-        let session = self.sessions.create(&principal).await?;
-        tracing::info!(client_id = %request.client_id, "client signed in");
-        Ok(Response::new(Self::response(session, &principal)))
+        self.throttle.succeeded(&attempt).await?;
+        // A client changed between its read and its session's listing is read until it holds
+        // still (in practice once more); a new secret or a deletion refuses the sign-in.
+        for _ in 0..3 {
+            let principal = Principal::Client {
+                client_id: client.client_id.clone(),
+                roles: client.roles.clone(),
+            };
+            let session = self.sessions.create(&principal).await?;
+            match self.store.client(&client_id).await? {
+                Some(now) if now == client => {
+                    tracing::info!(%client_id, "client signed in");
+                    return Ok(Response::new(Self::response(session, &principal)));
+                }
+                now => {
+                    self.sessions.end(&session_id(&session.token)).await?;
+                    match now {
+                        Some(now) if now.secret_hash == client.secret_hash => client = now,
+                        _ => return Err(Error::SignInFailed.into()),
+                    }
+                }
+            }
+        }
+        Err(Error::SignInFailed.into())
     }
 
     async fn sign_out(
@@ -417,24 +503,17 @@ impl IdentityService for IdentityApi {
         request: Request<pb::CreateClientRequest>,
     ) -> Result<Response<pb::CreatedClient>, Status> {
         let caller = Caller::of(&request)?;
-        if !caller.principal.has_role(Role::ClientsManage) {
-            return Err(Error::PermissionDenied.into());
-        }
+        require_role(caller, Role::ClientsManage)?;
         let request = request.get_ref();
         let mut violations = Violations::new();
         let client_id = violations.check(parse_client_id("client_id", &request.client_id));
-        let display_name = request.display_name.trim();
-        if display_name.is_empty() || display_name.chars().count() > 200 {
-            violations.add(FieldViolation::new(
-                "display_name",
-                "is required, at most 200 characters",
-            ));
-        }
+        let display_name =
+            violations.check(parse_display_name("display_name", &request.display_name));
         let roles = violations.check(parse_roles("roles", &request.roles));
-        let (Some(client_id), Some(roles)) = (client_id, roles) else {
+        let (Some(client_id), Some(display_name), Some(roles)) = (client_id, display_name, roles)
+        else {
             return Err(Error::InvalidArgument(violations.into_inner()).into());
         };
-        violations.into_result()?;
         let secret = secrets::generate();
         let inserted = self
             .store
@@ -453,6 +532,121 @@ impl IdentityService for IdentityApi {
             client_id,
             client_secret: secret,
         }))
+    }
+
+    async fn update_client(
+        &self,
+        request: Request<pb::UpdateClientRequest>,
+    ) -> Result<Response<pb::Client>, Status> {
+        const FIELDS: [&str; 2] = ["display_name", "roles"];
+        let caller = Caller::of(&request)?;
+        require_role(caller, Role::ClientsManage)?;
+        let input = request.get_ref();
+        let given = input.client.clone().unwrap_or_default();
+        let client_id = parse_client_id("client.client_id", &given.client_id)?;
+        let paths = portal_common::update::paths(
+            input.update_mask.as_ref(),
+            || {
+                let mut set = Vec::new();
+                set.extend(portal_common::update::given(
+                    "display_name",
+                    &given.display_name,
+                ));
+                if !given.roles.is_empty() {
+                    set.push("roles".to_owned());
+                }
+                set
+            },
+            &FIELDS,
+        )?;
+        let mut violations = Violations::new();
+        let names = |field: &str| paths.iter().any(|p| p == field);
+        let display_name = names("display_name")
+            .then(|| {
+                violations.check(parse_display_name(
+                    "client.display_name",
+                    &given.display_name,
+                ))
+            })
+            .flatten();
+        let roles = names("roles")
+            .then(|| violations.check(parse_roles("client.roles", &given.roles)))
+            .flatten();
+        if paths.iter().any(|p| !FIELDS.contains(&p.as_str())) {
+            violations.add(FieldViolation::new(
+                portal_common::update::MASK,
+                "names a field that cannot change: display_name or roles",
+            ));
+        }
+        violations.into_result()?;
+        let change = ClientChange {
+            display_name,
+            roles: roles.as_deref(),
+            secret_hash: None,
+        };
+        let client = self.change_client(&client_id, change).await?;
+        tracing::info!(%client_id, actor = caller.actor(), "client updated; its sessions ended");
+        Ok(Response::new(client_view(client)))
+    }
+
+    async fn delete_client(
+        &self,
+        request: Request<pb::DeleteClientRequest>,
+    ) -> Result<Response<pb::DeleteClientResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        require_role(caller, Role::ClientsManage)?;
+        let client_id = parse_client_id("client_id", &request.get_ref().client_id)?;
+        // Sessions end before the row goes and again after it: one listed meanwhile by a
+        // sign-in either ends here or sees the client gone.
+        let mut revoked = self.sessions.revoke_client(&client_id).await?;
+        if !self.store.delete_client(&client_id).await? {
+            return Err(Error::ClientNotFound.into());
+        }
+        revoked += self.sessions.revoke_client(&client_id).await?;
+        tracing::info!(%client_id, revoked, actor = caller.actor(), "client deleted");
+        Ok(Response::new(pb::DeleteClientResponse {
+            revoked_count: i32::try_from(revoked).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn rotate_client_secret(
+        &self,
+        request: Request<pb::RotateClientSecretRequest>,
+    ) -> Result<Response<pb::CreatedClient>, Status> {
+        let caller = Caller::of(&request)?;
+        require_role(caller, Role::ClientsManage)?;
+        let client_id = parse_client_id("client_id", &request.get_ref().client_id)?;
+        let secret = secrets::generate();
+        let change = ClientChange {
+            secret_hash: Some(secrets::hash(secret.clone()).await?),
+            ..ClientChange::default()
+        };
+        self.change_client(&client_id, change).await?;
+        tracing::info!(%client_id, actor = caller.actor(), "client secret rotated; its sessions ended");
+        Ok(Response::new(pb::CreatedClient {
+            client_id,
+            client_secret: secret,
+        }))
+    }
+}
+
+impl IdentityApi {
+    /// Changes a client and ends every session it has. Sessions end before the change (so that
+    /// a store that is down refuses the change whole) and again after it (one listed meanwhile
+    /// by a sign-in that read the client before the change).
+    async fn change_client(
+        &self,
+        client_id: &str,
+        change: ClientChange<'_>,
+    ) -> Result<Client, Error> {
+        self.sessions.revoke_client(client_id).await?;
+        let client = self
+            .store
+            .update_client(client_id, change)
+            .await?
+            .ok_or(Error::ClientNotFound)?;
+        self.sessions.revoke_client(client_id).await?;
+        Ok(client)
     }
 }
 

@@ -19,6 +19,10 @@ pub enum Error {
     PermissionDenied,
     #[error("client already exists")]
     ClientExists,
+    #[error("no such client")]
+    ClientNotFound,
+    #[error("too many client sign-ins at once from one source")]
+    SignInsBusy,
     #[error("sign-in locked for {0:?}")]
     Locked(std::time::Duration),
     #[error("a solved captcha is needed")]
@@ -66,6 +70,13 @@ impl From<Error> for Status {
                 Code::AlreadyExists,
                 "a client with this id exists",
                 Reason::ClientExists,
+            ),
+            Error::ClientNotFound => portal_common::error::not_found("no such client"),
+            Error::SignInsBusy => with_details(
+                Code::ResourceExhausted,
+                "too many client sign-ins at once from this source: try again shortly",
+                Reason::Overloaded,
+                ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(1))),
             ),
             Error::Locked(retry_after) => with_details(
                 Code::ResourceExhausted,

@@ -30,10 +30,44 @@ pub mod client {
 }
 
 /// A client account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub client_id: String,
+    pub display_name: String,
     pub secret_hash: String,
     pub roles: Vec<Role>,
+}
+
+impl From<client::Model> for Client {
+    fn from(model: client::Model) -> Self {
+        Self {
+            client_id: model.client_id,
+            display_name: model.display_name,
+            secret_hash: model.secret_hash,
+            roles: model
+                .roles
+                .split_whitespace()
+                .filter_map(Role::parse)
+                .collect(),
+        }
+    }
+}
+
+/// Roles as the `roles` column keeps them: names separated by single spaces.
+fn roles_column(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|role| role.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What an update changes of a client; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ClientChange<'a> {
+    pub display_name: Option<&'a str>,
+    pub roles: Option<&'a [Role]>,
+    pub secret_hash: Option<String>,
 }
 
 /// A client account to create or replace.
@@ -51,12 +85,7 @@ impl NewClient<'_> {
             client_id: Set(self.client_id.to_owned()),
             display_name: Set(self.display_name.to_owned()),
             secret_hash: Set(self.secret_hash.clone()),
-            roles: Set(self
-                .roles
-                .iter()
-                .map(|role| role.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")),
+            roles: Set(roles_column(self.roles)),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -78,15 +107,44 @@ impl Store {
         Ok(client::Entity::find_by_id(client_id.to_owned())
             .one(&self.db)
             .await?
-            .map(|model| Client {
-                client_id: model.client_id,
-                secret_hash: model.secret_hash,
-                roles: model
-                    .roles
-                    .split_whitespace()
-                    .filter_map(Role::parse)
-                    .collect(),
-            }))
+            .map(Client::from))
+    }
+
+    /// Changes a client; the client as it now stands, `None` when there is no such client.
+    /// One statement: the row is changed whole or not at all.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "update_client"))]
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        change: ClientChange<'_>,
+    ) -> Result<Option<Client>, Error> {
+        use sea_orm::ActiveValue::NotSet;
+        let model = client::ActiveModel {
+            client_id: sea_orm::ActiveValue::Unchanged(client_id.to_owned()),
+            display_name: change
+                .display_name
+                .map_or(NotSet, |name| Set(name.to_owned())),
+            secret_hash: change.secret_hash.map_or(NotSet, Set),
+            roles: change
+                .roles
+                .map_or(NotSet, |roles| Set(roles_column(roles))),
+            created_at: NotSet,
+            updated_at: Set(Utc::now()),
+        };
+        match client::Entity::update(model).exec(&self.db).await {
+            Ok(model) => Ok(Some(model.into())),
+            Err(sea_orm::DbErr::RecordNotUpdated) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Deletes a client; false when there was none.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "delete_client"))]
+    pub async fn delete_client(&self, client_id: &str) -> Result<bool, Error> {
+        let deleted = client::Entity::delete_by_id(client_id.to_owned())
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected > 0)
     }
 
     /// The display names of clients, by id; unknown ids are left out.

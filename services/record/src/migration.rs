@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0004EmployerChecks),
             Box::new(M0005TextTrns),
             Box::new(M0006EmailChanges),
+            Box::new(M0007NamesInNfc),
         ]
     }
 }
@@ -610,5 +611,152 @@ impl MigrationTrait for M0006EmailChanges {
         manager
             .drop_table(Table::drop().table("email_changes").to_owned())
             .await
+    }
+}
+
+/// Names in Unicode NFC, and their match keys made again by today's rule: a name typed
+/// decomposed ("Zoe" and U+0308) before names were composed on the way in is found like the
+/// composed one. Rows already in that form are read and left alone.
+struct M0007NamesInNfc;
+
+impl MigrationName for M0007NamesInNfc {
+    fn name(&self) -> &str {
+        "m0007_names_in_nfc"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0007NamesInNfc {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        rekey_names(manager.get_connection()).await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // Composed names and their keys are what every later version expects.
+        Ok(())
+    }
+}
+
+/// Puts every stored name in NFC and makes its match keys again by
+/// [`portal_common::values::normalise_name`], a page of rows at a time, writing only the rows
+/// that change.
+async fn rekey_names(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    use portal_common::printable::nfc;
+    use portal_common::values::normalise_name;
+    use sea_orm::{ConnectionTrait as _, Statement, Value};
+    const PAGE: usize = 5000;
+    let backend = db.get_database_backend();
+    let names = ["first_name", "middle_name", "last_name"];
+    // Each table with its key columns and the name (by its place in `names`) each is made from.
+    let tables: [(&str, &[(&str, usize)]); 2] = [
+        ("persons", &[("first_name_key", 0), ("last_name_key", 2)]),
+        ("previous_names", &[("last_name_key", 2)]),
+    ];
+    for (table, keys) in tables {
+        let key_columns: Vec<&str> = keys.iter().map(|(column, _)| *column).collect();
+        let select = format!(
+            "SELECT id, {}, {} FROM {table} WHERE id > $1 ORDER BY id LIMIT {PAGE}",
+            names.join(", "),
+            key_columns.join(", ")
+        );
+        let assignments: Vec<String> = names
+            .iter()
+            .chain(&key_columns)
+            .enumerate()
+            .map(|(i, column)| format!("{column} = ${}", i + 1))
+            .collect();
+        let update = format!(
+            "UPDATE {table} SET {} WHERE id = ${}",
+            assignments.join(", "),
+            names.len() + key_columns.len() + 1
+        );
+        let mut after = 0_i64;
+        loop {
+            let rows = db
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    &select,
+                    [Value::from(after)],
+                ))
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get_by_index(0)?;
+            for row in &rows {
+                let stored: Vec<String> = (1..=names.len() + keys.len())
+                    .map(|i| row.try_get_by_index::<String>(i))
+                    .collect::<Result<_, _>>()?;
+                let composed: Vec<String> = stored[..names.len()].iter().map(|n| nfc(n)).collect();
+                let rekeyed: Vec<String> = keys
+                    .iter()
+                    .map(|(_, from)| normalise_name(&composed[*from]))
+                    .collect();
+                let wanted: Vec<String> = composed.into_iter().chain(rekeyed).collect();
+                if wanted == stored {
+                    continue;
+                }
+                let id: i64 = row.try_get_by_index(0)?;
+                let values = wanted.into_iter().map(Value::from).chain([Value::from(id)]);
+                db.execute_raw(Statement::from_sql_and_values(backend, &update, values))
+                    .await?;
+            }
+            if rows.len() < PAGE {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{Database, Statement};
+
+    #[tokio::test]
+    async fn names_stored_decomposed_are_composed_and_found_by_their_keys() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&db, Some(6)).await.unwrap();
+        db.execute_unprepared(
+            "INSERT INTO persons (trn, first_name, middle_name, last_name, first_name_key, \
+             last_name_key, email, phone, address_line1, address_line2, town, postcode, status, \
+             created_at, updated_at) VALUES \
+             ('1000001', 'Zoe\u{0308}', '', 'Bro\u{0302}ne', 'zoe\u{0308}', 'bro\u{0302}ne', \
+              '', '', '', '', '', '', 'active', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), \
+             ('1000002', 'Ann', '', 'Lee', 'ann', 'lee', '', '', '', '', '', '', 'active', \
+              '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        )
+        .await
+        .unwrap();
+        db.execute_unprepared(
+            "INSERT INTO previous_names (person_id, first_name, middle_name, last_name, \
+             last_name_key, ended_on) VALUES (1, 'Zoe\u{0308}', '', 'Smi\u{0301}th', \
+             'smi\u{0301}th', '2020-01-01')",
+        )
+        .await
+        .unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let read = |sql: &'static str| {
+            let db = &db;
+            async move {
+                db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| {
+                        (0..3)
+                            .map(|i| row.try_get_by_index::<String>(i).unwrap())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            read("SELECT first_name, first_name_key, last_name_key FROM persons ORDER BY id").await,
+            [["Zoë", "zoë", "brône"], ["Ann", "ann", "lee"]]
+        );
+        assert_eq!(
+            read("SELECT first_name, last_name, last_name_key FROM previous_names").await,
+            [["Zoë", "Smíth", "smíth"]]
+        );
     }
 }
