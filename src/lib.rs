@@ -117,6 +117,8 @@ impl Stack {
                     .server(component.public())
                     .map_err(anyhow::Error::msg)?,
                 browsers: component.browsers(),
+                handshake_timeout: Duration::from_secs(shared.limits.connection_opening_seconds),
+                public_connections: component.public_connections(),
             };
             let tls = options.tls.is_some();
             let signal = signal.clone();

@@ -87,15 +87,8 @@ pub fn caller<'a>(
 
 /// The TCP peer of a call, through TLS or not.
 fn peer(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
-    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-    extensions
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
-        .or_else(|| {
-            extensions
-                .get::<TlsConnectInfo<TcpConnectInfo>>()
-                .and_then(|info| info.get_ref().remote_addr())
-        })
+    portal_common::connections::ConnectionInfo::of(extensions)
+        .and_then(portal_common::connections::ConnectionInfo::remote_addr)
 }
 
 /// The message of a unary call, read whole but never decoded: a frame larger than `limit` is

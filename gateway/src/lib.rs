@@ -55,6 +55,13 @@ pub struct Settings {
         value_parser = source::parse_network
     )]
     pub trusted_proxies: Vec<IpNet>,
+    /// Seconds a connection may stay open with no call in progress before the gateway closes it.
+    #[arg(long, env = "PORTAL_IDLE_CONNECTION_SECONDS", default_value_t = 300)]
+    pub idle_connection_seconds: u64,
+    /// Connections one address may hold open at once (trusted front ends excepted); more are
+    /// closed as they are accepted.
+    #[arg(long, env = "PORTAL_CONNECTIONS_PER_SOURCE", default_value_t = 100)]
+    pub connections_per_source: usize,
     /// With Redis, the gateway checks sessions from memory and slides a session's idle expiry
     /// in Redis at most once this many seconds.
     #[arg(long, env = "PORTAL_SESSION_TOUCH_SECONDS", default_value_t = 60)]
@@ -135,6 +142,14 @@ impl Component for Settings {
 
     fn public(&self) -> bool {
         true
+    }
+
+    fn public_connections(&self) -> Option<portal_common::connections::PublicConnections> {
+        Some(portal_common::connections::PublicConnections {
+            idle_timeout: std::time::Duration::from_secs(self.idle_connection_seconds),
+            per_source: self.connections_per_source,
+            exempt: self.trusted_proxies.clone(),
+        })
     }
 
     fn browsers(&self) -> Option<portal_common::server::Browsers> {

@@ -210,7 +210,8 @@ async fn change_requests(h: &Harness, t: &Teacher, admin: &str) {
 
     let name = portal
         .request_name_change(authed(
-            name_change("Kelly", "../../C:\\scans\\deed poll?.pdf", PDF),
+            // A PDF named as a PNG is kept under the extension its bytes show.
+            name_change("Kelly", "../../C:\\scans\\deed poll?.png", PDF),
             &t.token,
         ))
         .await

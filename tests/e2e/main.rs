@@ -9,6 +9,7 @@ mod bench;
 mod browser;
 mod changes;
 mod clients;
+mod connections;
 mod documents;
 mod employer;
 mod faults;

@@ -59,6 +59,12 @@ pub trait Component: std::fmt::Debug + Send + Sync {
         None
     }
 
+    /// For the public component: how long a connection may idle and how many one address may
+    /// hold open.
+    fn public_connections(&self) -> Option<crate::connections::PublicConnections> {
+        None
+    }
+
     /// Where the others reach it: `host:port`.
     fn addr(&self) -> &str;
 

@@ -109,6 +109,10 @@ pub struct ServerLimits {
     /// HTTP/2 streams one connection may have open at once; its client queues the rest.
     #[arg(long, env = "PORTAL_MAX_STREAMS_PER_CONNECTION", default_value_t = 128)]
     pub max_streams_per_connection: u32,
+    /// Seconds a new connection has to complete its opening (the HTTP/2 preface and SETTINGS,
+    /// an HTTP/1.1 request's head, or the TLS handshake) before it is closed.
+    #[arg(long, env = "PORTAL_CONNECTION_OPENING_SECONDS", default_value_t = 10)]
+    pub connection_opening_seconds: u64,
 }
 
 /// TLS on every connection: the gateway serves it to the public, and the components use it,

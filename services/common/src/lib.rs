@@ -7,6 +7,7 @@ pub mod checks;
 pub mod codes;
 pub mod component;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod deadline;
 pub mod error;

@@ -125,6 +125,7 @@ pub struct Metrics {
     shed: Counter,
     sign_in_failures: Counter,
     lockouts: Family<KindLabels, Counter>,
+    connections_closed: Family<KindLabels, Counter>,
     documents: Family<KindLabels, Counter>,
     emails_queued: Counter,
     emails_sent: Counter,
@@ -140,6 +141,8 @@ fn latency_histogram() -> Histogram {
 /// What locks and given-up emails are counted by: known in advance, so present from the start.
 const LOCK_KINDS: [&str; 3] = ["trn", "client", "source"];
 const EMAIL_FAILURES: [&str; 2] = ["failed", "expired"];
+/// Why a server closes a connection itself (`connections`).
+pub const CONNECTION_CLOSES: [&str; 3] = ["per_source_cap", "opening_late", "idle"];
 
 /// The metrics of this process.
 pub fn metrics() -> &'static Metrics {
@@ -172,8 +175,16 @@ pub fn metrics() -> &'static Metrics {
         let lockouts = Family::default();
         portal.register(
             "sign_in_lockouts",
-            "Teacher sign-in locks begun, by what was locked (trn or source)",
+            "Sign-in locks begun, by what was locked (trn, client or source)",
             lockouts.clone(),
+        );
+        let connections_closed = Family::default();
+        portal.register(
+            "connections_closed",
+            "Connections the server closed itself, by why (per_source_cap: refused as its address \
+             had its limit open; opening_late: no complete HTTP/2 or HTTP/1.1 opening in time; \
+             idle: no call in progress for the idle time)",
+            connections_closed.clone(),
         );
         let documents = Family::default();
         portal.register(
@@ -208,6 +219,9 @@ pub fn metrics() -> &'static Metrics {
         for kind in LOCK_KINDS {
             let _ = lockouts.get_or_create(&KindLabels { kind });
         }
+        for kind in CONNECTION_CLOSES {
+            let _ = connections_closed.get_or_create(&KindLabels { kind });
+        }
         for kind in EMAIL_FAILURES {
             let _ = emails_failed.get_or_create(&KindLabels { kind });
         }
@@ -218,6 +232,7 @@ pub fn metrics() -> &'static Metrics {
             shed,
             sign_in_failures,
             lockouts,
+            connections_closed,
             documents,
             emails_queued,
             emails_sent,
@@ -274,6 +289,13 @@ impl Metrics {
     /// A call of `path` this process made on another component, answered.
     pub fn client_call(&self, path: &str, code: tonic::Code, took: Duration) {
         self.client.answered(rpc(path), code, took);
+    }
+
+    /// A connection closed by the server itself, for `why` (one of [`CONNECTION_CLOSES`]).
+    pub fn connection_closed(&self, why: &'static str) {
+        self.connections_closed
+            .get_or_create(&KindLabels { kind: why })
+            .inc();
     }
 
     pub fn shed(&self) {

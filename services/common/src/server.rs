@@ -101,6 +101,10 @@ pub struct ServeOptions {
     pub tls: Option<ServerTlsConfig>,
     /// Serve browsers too: gRPC-Web over HTTP/1.1 and HTTP/2, and CORS for these origins.
     pub browsers: Option<Browsers>,
+    /// Time for a connection's opening; for the public server, its idle time and the
+    /// connections one address may hold.
+    pub handshake_timeout: Duration,
+    pub public_connections: Option<crate::connections::PublicConnections>,
 }
 
 /// What a component that browsers call allows them.
@@ -210,12 +214,17 @@ pub async fn serve(
             }
         }
     };
-    // The builder's TCP options apply only to sockets it binds itself: accepted connections
-    // get no-delay here, or small responses wait out Nagle's algorithm against delayed ACKs.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = crate::connections::incoming(
+        listener,
+        crate::connections::ConnectionLimits {
+            handshake_timeout: options.handshake_timeout,
+            public: options.public_connections,
+            tls: options.tls.is_some(),
+        },
+    );
     let mut builder = Server::builder();
     if let Some(tls) = options.tls {
-        builder = builder.tls_config(tls)?;
+        builder = builder.tls_config(tls.timeout(options.handshake_timeout))?;
     }
     let cors = options.browsers.as_ref().map(Browsers::cors);
     let grpc_web = options
@@ -229,6 +238,7 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .layer(tower::util::option_layer(cors))
         .layer(GrpcOnlyLayer)
+        .layer(CountCallsLayer)
         .layer(tower::util::option_layer(grpc_web))
         .layer(RequestIdLayer)
         .layer(ShedLayer::new(options.max_concurrent_calls))
@@ -313,6 +323,80 @@ where
         }
         let mut inner = ready(&mut self.inner);
         Box::pin(async move { inner.call(request).await })
+    }
+}
+
+/// Counts each call in progress on its connection, until its answer's last byte, so that a
+/// connection is idle only with no call in progress (`connections`).
+#[derive(Debug, Clone, Copy)]
+pub struct CountCallsLayer;
+
+impl<S> Layer<S> for CountCallsLayer {
+    type Service = CountCalls<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CountCalls { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CountCalls<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for CountCalls<S>
+where
+    S: Service<Request<B>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let call = crate::connections::ConnectionInfo::of(request.extensions())
+            .map(|connection| connection.activity.begin());
+        let mut inner = ready(&mut self.inner);
+        Box::pin(async move {
+            let response = inner.call(request).await?;
+            Ok(match call {
+                Some(call) => {
+                    response.map(|body| tonic::body::Body::new(Counted { body, _call: call }))
+                }
+                None => response,
+            })
+        })
+    }
+}
+
+/// An answer's body that keeps its call counted until it is finished or dropped.
+struct Counted {
+    body: tonic::body::Body,
+    _call: crate::connections::CallInProgress,
+}
+
+impl http_body::Body for Counted {
+    type Data = tonic::codegen::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -31,12 +31,34 @@ pub fn sniff(content: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// The extension a file of `content_type` (one [`sniff`] gives) is stored under.
+fn extension(content_type: &str) -> &'static str {
+    match content_type {
+        "application/pdf" => "pdf",
+        "image/jpeg" => "jpg",
+        _ => "png",
+    }
+}
+
 /// A file name safe to show and to offer for download: the last path part, letters, digits,
-/// spaces and `._-()` only, no leading dots, at most 100 characters; a plain name when nothing
-/// is left.
+/// spaces and `._-()` only, no leading dots, at most 100 characters, ending in the extension of
+/// the type its bytes show (a JPEG sent as `photo.pdf` is kept as `photo.jpg`); a name too
+/// long is shortened before its extension, which it keeps; a plain name when nothing is left.
 pub fn sanitise_file_name(input: &str, content_type: &str) -> String {
+    let extension = extension(content_type);
     let base = input.rsplit(['/', '\\']).next().unwrap_or_default();
-    let kept: String = base
+    // What the name's last dot says the file is, the bytes have said already.
+    let stem = match base.rsplit_once('.') {
+        Some((stem, said))
+            if !stem.trim_start_matches('.').is_empty()
+                && (1..=5).contains(&said.len())
+                && said.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            stem
+        }
+        _ => base,
+    };
+    let kept: String = stem
         .chars()
         .map(|c| {
             if c.is_alphanumeric() || " ._-()".contains(c) {
@@ -50,19 +72,12 @@ pub fn sanitise_file_name(input: &str, content_type: &str) -> String {
     let shortened: String = collapsed
         .trim_start_matches(['.', ' ', '_'])
         .chars()
-        .take(MAX_FILE_NAME)
+        .take(MAX_FILE_NAME - 1 - extension.len())
         .collect();
     // Trimmed after shortening, which can leave a space or a dot at the end.
-    let mut name = shortened.trim_end_matches([' ', '.']).to_owned();
-    if name.is_empty() {
-        let extension = match content_type {
-            "application/pdf" => "pdf",
-            "image/jpeg" => "jpg",
-            _ => "png",
-        };
-        name = format!("evidence.{extension}");
-    }
-    name
+    let stem = shortened.trim_end_matches([' ', '.']);
+    let stem = if stem.is_empty() { "evidence" } else { stem };
+    format!("{stem}.{extension}")
 }
 
 impl Evidence {
@@ -345,9 +360,9 @@ mod tests {
         );
         assert_eq!(
             sanitise_file_name("../../etc/passwd", "application/pdf"),
-            "passwd"
+            "passwd.pdf"
         );
-        assert_eq!(sanitise_file_name("..hidden", "image/png"), "hidden");
+        assert_eq!(sanitise_file_name("..hidden", "image/png"), "hidden.png");
         assert_eq!(
             sanitise_file_name("a<b>|c\u{0}.png", "image/png"),
             "a_b__c_.png"
@@ -364,6 +379,24 @@ mod tests {
                 .count(),
             100
         );
+    }
+
+    #[test]
+    fn the_stored_extension_is_the_one_the_bytes_show_and_survives_shortening() {
+        assert_eq!(sanitise_file_name("photo.pdf", "image/jpeg"), "photo.jpg");
+        assert_eq!(sanitise_file_name("scan.JPEG", "image/jpeg"), "scan.jpg");
+        assert_eq!(
+            sanitise_file_name("deed poll", "application/pdf"),
+            "deed poll.pdf"
+        );
+        assert_eq!(
+            sanitise_file_name("v1.2 deed.poll.pdf", "application/pdf"),
+            "v1.2 deed.poll.pdf"
+        );
+        let long = format!("{}.png", "y".repeat(296));
+        let kept = sanitise_file_name(&long, "image/png");
+        assert_eq!(kept.chars().count(), 100);
+        assert!(kept.ends_with("yyy.png"));
     }
 
     #[test]
@@ -443,6 +476,8 @@ mod properties {
             prop_assert!(name.chars().all(|c| c.is_alphanumeric() || " ._-()".contains(c)));
             prop_assert!(!name.starts_with(['.', ' ', '_']));
             prop_assert!(!name.ends_with([' ', '.']));
+            let wanted = format!(".{}", extension(content_type));
+            prop_assert!(name.ends_with(&wanted));
             prop_assert_eq!(sanitise_file_name(&name, content_type), name.clone());
         }
 
