@@ -15,6 +15,7 @@ mod employer;
 mod faults;
 mod gateway;
 mod logs;
+mod masks;
 mod migrations;
 mod names;
 mod observability;
