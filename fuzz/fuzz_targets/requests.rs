@@ -1,6 +1,7 @@
 //! Every public request message: arbitrary bytes are decoded as the message (as the gateway
 //! does before anything else), then put through the validation its handler runs. Nothing may
-//! panic, and a refusal always names a field.
+//! panic, and a refusal always names a field. The first byte picks the message from `CHECKS`,
+//! which names every request of the public API (a test in the main suite holds it to that).
 #![no_main]
 
 use chrono::NaiveDate;
@@ -10,8 +11,9 @@ use libfuzzer_sys::fuzz_target;
 use portal_common::FieldViolation;
 use portal_common::values::{Trn, parse_date};
 use portal_record::domain::{
-    AlertCatalogue, ContactDetails, Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord,
-    Npq, ProfessionalStatus, SignInDetails, TeacherUpdate, TrnQuery, parse_close_date,
+    AlertCatalogue, ChangeStatus, ContactDetails, Decision, Induction, Mq, NewAlert,
+    NewChangeRequest, NewRecord, Npq, ProfessionalStatus, SignInDetails, TeacherUpdate, TrnQuery,
+    parse_close_date,
 };
 use prost::Message;
 
@@ -46,170 +48,246 @@ macro_rules! decode {
     };
 }
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&which, bytes)) = data.split_first() else {
-        return;
+/// A message whose handler reads nothing of it (or only ids looked up as they are): decoding
+/// it must not panic.
+macro_rules! decodes {
+    ($t:ty) => {
+        |bytes: &[u8]| {
+            let _ = <$t>::decode(bytes);
+        }
     };
-    let today = today();
-    match which % 20 {
-        0 => check(NewRecord::parse(
+}
+
+/// Pages of a list: its size and the token for its filter.
+fn paging(page_size: i32, page_token: &str, filter: &str) {
+    check_one(portal_record::paging::page_size("page_size", page_size));
+    check_one(portal_record::paging::decode("page_token", page_token, filter));
+}
+
+
+type Check = fn(&[u8]);
+
+/// Every public request message, each with the validation its handler runs.
+const CHECKS: &[Check] = &[
+    |bytes| {
+        check(NewRecord::parse(
             &decode!(pb::CreateTeacherRequest, bytes),
-            today,
-        )),
-        1 => check(TeacherUpdate::parse(
+            today(),
+        ))
+    },
+    |bytes| {
+        check(TeacherUpdate::parse(
             &decode!(pb::UpdateTeacherRequest, bytes),
-            today,
-        )),
-        2 => {
-            let m = decode!(pb::AddProfessionalStatusRequest, bytes);
-            check_one(Trn::parse("trn", &m.trn));
-            let status = m.professional_status.unwrap_or_default();
-            check(ProfessionalStatus::parse(
-                "professional_status",
-                &status,
-                today,
-            ));
+            today(),
+        ))
+    },
+    |bytes| {
+        let m = decode!(pb::AddProfessionalStatusRequest, bytes);
+        check_one(Trn::parse("trn", &m.trn));
+        let status = m.professional_status.unwrap_or_default();
+        check(ProfessionalStatus::parse(
+            "professional_status",
+            &status,
+            today(),
+        ));
+    },
+    |bytes| {
+        let m = decode!(pb::SetInductionRequest, bytes);
+        check(Induction::parse(
+            "induction",
+            &m.induction.unwrap_or_default(),
+            today(),
+        ));
+    },
+    |bytes| {
+        use pb::add_qualification_request::Qualification;
+        match decode!(pb::AddQualificationRequest, bytes).qualification {
+            Some(Qualification::Npq(npq)) => check(Npq::parse("npq", &npq, today())),
+            Some(Qualification::Mandatory(mq)) => check(Mq::parse("mandatory", &mq, today())),
+            None => {}
         }
-        3 => {
-            let m = decode!(pb::SetInductionRequest, bytes);
-            check(Induction::parse(
-                "induction",
-                &m.induction.unwrap_or_default(),
-                today,
-            ));
+    },
+    |bytes| {
+        let m = decode!(pb::AddAlertRequest, bytes);
+        let alert = m.alert.unwrap_or_default();
+        check(NewAlert::parse(
+            "alert",
+            &alert,
+            &AlertCatalogue::default(),
+            today(),
+        ));
+    },
+    |bytes| {
+        let m = decode!(pb::CloseAlertRequest, bytes);
+        check_one(parse_close_date("end_date", &m.end_date, today()));
+    },
+    |bytes| {
+        let m = decode!(pb::UpdateMyContactDetailsRequest, bytes);
+        let change = m.contact_details.unwrap_or_default();
+        let paths = portal_common::update::paths(
+            m.update_mask.as_ref(),
+            || ContactDetails::given(&change),
+            &portal_record::domain::CONTACT_FIELDS,
+        );
+        check_one(paths.clone());
+        if let Ok(paths) = paths {
+            check(ContactDetails::masked(&paths));
+            check(ContactDetails::default().updated("contact_details", &change, &paths));
         }
-        4 => {
-            use pb::add_qualification_request::Qualification;
-            match decode!(pb::AddQualificationRequest, bytes).qualification {
-                Some(Qualification::Npq(npq)) => check(Npq::parse("npq", &npq, today)),
-                Some(Qualification::Mandatory(mq)) => check(Mq::parse("mandatory", &mq, today)),
-                None => {}
-            }
-        }
-        5 => {
-            let m = decode!(pb::AddAlertRequest, bytes);
-            let alert = m.alert.unwrap_or_default();
-            check(NewAlert::parse(
-                "alert",
-                &alert,
-                &AlertCatalogue::default(),
-                today,
-            ));
-        }
-        6 => {
-            let m = decode!(pb::CloseAlertRequest, bytes);
-            check_one(parse_close_date("end_date", &m.end_date, today));
-        }
-        7 => {
-            let m = decode!(pb::UpdateMyContactDetailsRequest, bytes);
-            let change = m.contact_details.unwrap_or_default();
-            let paths = portal_common::update::paths(
-                m.update_mask.as_ref(),
-                || ContactDetails::given(&change),
-                &portal_record::domain::CONTACT_FIELDS,
-            );
-            check_one(paths.clone());
-            if let Ok(paths) = paths {
-                check(ContactDetails::masked(&paths));
-                check(ContactDetails::default().updated("contact_details", &change, &paths));
-            }
-        }
-        8 => check(NewChangeRequest::name(&decode!(
+    },
+    |bytes| {
+        check(NewChangeRequest::name(&decode!(
             pb::RequestNameChangeRequest,
             bytes
-        ))),
-        9 => check(NewChangeRequest::date_of_birth(
+        )))
+    },
+    |bytes| {
+        check(NewChangeRequest::date_of_birth(
             &decode!(pb::RequestDateOfBirthChangeRequest, bytes),
-            today,
-        )),
-        10 => check_one(Decision::parse(&decode!(
+            today(),
+        ))
+    },
+    |bytes| {
+        check_one(Decision::parse(&decode!(
             pb::ReviewChangeRequestRequest,
             bytes
-        ))),
-        11 => {
-            let m = decode!(pb::SignInTeacherRequest, bytes);
-            check(SignInDetails::parse(&MatchTeacherRequest {
-                trn: m.trn,
-                surname: m.surname,
-                forename: m.forename,
-                date_of_birth: m.date_of_birth,
-                national_insurance_number: m.national_insurance_number,
-            }));
+        )))
+    },
+    |bytes| {
+        let m = decode!(pb::SignInTeacherRequest, bytes);
+        check(SignInDetails::parse(&MatchTeacherRequest {
+            trn: m.trn,
+            surname: m.surname,
+            forename: m.forename,
+            date_of_birth: m.date_of_birth,
+            national_insurance_number: m.national_insurance_number,
+        }));
+    },
+    |bytes| {
+        let m = decode!(pb::CheckTeacherRequest, bytes);
+        check(TrnQuery::parse(
+            Trn::parse("trn", &m.trn),
+            "date_of_birth",
+            &m.date_of_birth,
+        ));
+    },
+    |bytes| {
+        let m = decode!(pb::CheckTeachersRequest, bytes);
+        for query in &m.queries {
+            let trn = Trn::parse_lenient("trn", &query.trn);
+            check(TrnQuery::parse(trn, "date_of_birth", &query.date_of_birth));
         }
-        12 => {
-            let m = decode!(pb::CheckTeacherRequest, bytes);
-            check(TrnQuery::parse(
-                Trn::parse("trn", &m.trn),
-                "date_of_birth",
-                &m.date_of_birth,
+    },
+    |bytes| {
+        let m = decode!(pb::FindTeachersRequest, bytes);
+        check_one(portal_common::values::NamePart::parse(
+            "surname", &m.surname,
+        ));
+        check_one(parse_date("date_of_birth", &m.date_of_birth));
+    },
+    |bytes| {
+        let m = decode!(pb::CreateMyEmploymentRequest, bytes);
+        let employment = m.employment.unwrap_or_default();
+        check(portal_employment::domain::Employment::parse(
+            &employment,
+            today(),
+        ));
+    },
+    |bytes| {
+        let m = decode!(pb::UpdateMyEmploymentRequest, bytes);
+        let change = m.employment.unwrap_or_default();
+        let paths = portal_common::update::paths(
+            m.update_mask.as_ref(),
+            || portal_employment::domain::given(&change),
+            &portal_employment::domain::FIELDS,
+        );
+        check_one(paths.clone());
+        if let Ok(paths) = paths {
+            check(portal_employment::domain::merge(
+                &pb::Employment::default(),
+                &change,
+                &paths,
             ));
         }
-        13 => {
-            let m = decode!(pb::CheckTeachersRequest, bytes);
-            for query in &m.queries {
-                let trn = Trn::parse_lenient("trn", &query.trn);
-                check(TrnQuery::parse(trn, "date_of_birth", &query.date_of_birth));
-            }
+    },
+    |bytes| {
+        let m = decode!(pb::VerifyDocumentRequest, bytes);
+        check_one(portal_document::code::parse(
+            "verification_code",
+            &m.verification_code,
+        ));
+    },
+    |bytes| {
+        let m = decode!(pb::ListAuditEventsRequest, bytes);
+        paging(m.page_size, &m.page_token, &m.trn);
+    },
+    |bytes| {
+        let m = decode!(pb::CompleteVerificationRequest, bytes);
+        check_one(portal_identity::domain::parse_verification_id(
+            &m.verification_id,
+        ));
+        check_one(portal_common::codes::parse("code", &m.code));
+    },
+    |bytes| {
+        let m = decode!(pb::ConfirmMyEmailRequest, bytes);
+        check_one(portal_common::codes::parse("code", &m.code));
+    },
+    |bytes| {
+        let m = decode!(pb::GetTeacherRequest, bytes);
+        check_one(Trn::parse("trn", &m.trn));
+    },
+    |bytes| {
+        let m = decode!(pb::ListEmploymentsRequest, bytes);
+        check_one(Trn::parse("trn", &m.trn));
+    },
+    |bytes| {
+        let m = decode!(pb::RevokeTeacherSessionsRequest, bytes);
+        check_one(Trn::parse("trn", &m.trn));
+    },
+    |bytes| {
+        let m = decode!(pb::ListChangeRequestsRequest, bytes);
+        let filter = ChangeStatus::from_proto(m.status)
+            .map(ChangeStatus::as_str)
+            .unwrap_or_default();
+        paging(m.page_size, &m.page_token, filter);
+    },
+    |bytes| {
+        let m = decode!(pb::DownloadDocumentRequest, bytes);
+        if let Ok(kind) = pb::DocumentKind::try_from(m.kind) {
+            let record = portal_document::documents::sample_record();
+            let _ = portal_document::entitlement::find(&record, kind, &m.qualification_id);
         }
-        14 => {
-            let m = decode!(pb::FindTeachersRequest, bytes);
-            check_one(portal_common::values::NamePart::parse(
-                "surname", &m.surname,
-            ));
-            check_one(parse_date("date_of_birth", &m.date_of_birth));
-        }
-        15 => {
-            let m = decode!(pb::CreateMyEmploymentRequest, bytes);
-            let employment = m.employment.unwrap_or_default();
-            check(portal_employment::domain::Employment::parse(
-                &employment,
-                today,
-            ));
-        }
-        16 => {
-            let m = decode!(pb::UpdateMyEmploymentRequest, bytes);
-            let change = m.employment.unwrap_or_default();
-            let paths = portal_common::update::paths(
-                m.update_mask.as_ref(),
-                || portal_employment::domain::given(&change),
-                &portal_employment::domain::FIELDS,
-            );
-            check_one(paths.clone());
-            if let Ok(paths) = paths {
-                check(portal_employment::domain::merge(
-                    &pb::Employment::default(),
-                    &change,
-                    &paths,
-                ));
-            }
-        }
-        17 => {
-            let m = decode!(pb::VerifyDocumentRequest, bytes);
-            check_one(portal_document::code::parse(
-                "verification_code",
-                &m.verification_code,
-            ));
-        }
-        18 => {
-            let m = decode!(pb::ListAuditEventsRequest, bytes);
-            check_one(portal_record::paging::page_size("page_size", m.page_size));
-            check_one(portal_record::paging::decode(
-                "page_token",
-                &m.page_token,
-                &m.trn,
-            ));
-        }
-        19 => {
-            let m = decode!(pb::CompleteVerificationRequest, bytes);
-            check_one(portal_common::codes::parse("code", &m.code));
-        }
-        20 => {
-            let m = decode!(pb::ConfirmMyEmailRequest, bytes);
-            check_one(portal_common::codes::parse("code", &m.code));
-        }
-        _ => {
-            let m = decode!(pb::GetTeacherRequest, bytes);
-            check_one(Trn::parse("trn", &m.trn));
-        }
+    },
+    |bytes| check(portal_identity::domain::NewClientInput::parse(&decode!(pb::CreateClientRequest, bytes))),
+    |bytes| check(portal_identity::domain::ClientUpdate::parse(&decode!(pb::UpdateClientRequest, bytes))),
+    |bytes| {
+        let m = decode!(pb::DeleteClientRequest, bytes);
+        check_one(portal_identity::domain::parse_client_id("client_id", &m.client_id));
+    },
+    |bytes| {
+        let m = decode!(pb::RotateClientSecretRequest, bytes);
+        check_one(portal_identity::domain::parse_client_id("client_id", &m.client_id));
+    },
+    |bytes| {
+        check_one(portal_identity::domain::SignInClientInput::parse(&decode!(
+            pb::SignInClientRequest,
+            bytes
+        )))
+    },
+    decodes!(pb::DeleteMyEmploymentRequest),
+    decodes!(pb::GetChangeRequestEvidenceRequest),
+    decodes!(pb::CreateCaptchaRequest),
+    decodes!(pb::SignOutRequest),
+    decodes!(pb::StartVerificationRequest),
+    decodes!(pb::GetMyRecordRequest),
+    decodes!(pb::ListMyDocumentsRequest),
+    decodes!(pb::ListMyChangeRequestsRequest),
+    decodes!(pb::ListMyEmploymentsRequest),
+    decodes!(pb::ListMyRecordChecksRequest),
+];
+
+fuzz_target!(|data: &[u8]| {
+    if let Some((&which, bytes)) = data.split_first() {
+        CHECKS[usize::from(which) % CHECKS.len()](bytes);
     }
 });

@@ -1,5 +1,6 @@
 //! The value-type parsers: any text is accepted or refused with a field-level error that
-//! names the field and never repeats the input; what is accepted reads back as itself.
+//! names the field and never repeats the input; what is accepted reads back as itself, and a
+//! name part accepted is in NFC, holds nothing invisible and only what the documents print.
 #![no_main]
 
 use chrono::NaiveDate;
@@ -29,8 +30,12 @@ fuzz_target!(|input: &str| {
     let normalised = normalise_name(input);
     assert_eq!(normalise_name(&normalised), normalised);
     if let Ok(part) = NamePart::parse_optional("name", input) {
-        assert!(part.as_str().chars().count() <= NamePart::MAX_CHARS);
-        assert!(!part.as_str().chars().any(char::is_control));
+        let kept = part.as_str();
+        assert!(kept.chars().count() <= NamePart::MAX_CHARS);
+        assert!(!portal_common::printable::has_invisible(kept));
+        assert!(kept.chars().all(portal_common::printable::is_printable));
+        assert_eq!(portal_common::printable::nfc(kept), kept, "kept in NFC");
+        assert_eq!(NamePart::parse_optional("name", kept), Ok(part.clone()));
     }
     let parts: Vec<&str> = input.splitn(3, '\n').collect();
     if let [first, middle, last] = parts[..] {

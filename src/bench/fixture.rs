@@ -96,7 +96,13 @@ pub async fn fixture(target: &Target, teachers: usize, callers: u32) -> anyhow::
         .token;
     let mut made = Vec::with_capacity(teachers);
     for i in 0..teachers {
-        let surname = format!("Benchmark{i}");
+        // Names hold letters only: the teacher's number spelt in letters, a for 0 to j for 9.
+        let spelt: String = i
+            .to_string()
+            .bytes()
+            .map(|digit| char::from(digit - b'0' + b'a'))
+            .collect();
+        let surname = format!("Benchmark{spelt}");
         let trn = admin
             .create_teacher(authed(
                 pb::CreateTeacherRequest {

@@ -13,6 +13,7 @@ mod connections;
 mod documents;
 mod employer;
 mod faults;
+mod fuzzing;
 mod gateway;
 mod logs;
 mod masks;

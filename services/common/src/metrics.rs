@@ -169,7 +169,7 @@ pub fn metrics() -> &'static Metrics {
         let sign_in_failures = Counter::default();
         portal.register(
             "sign_in_failures",
-            "Teacher sign-ins refused for details that did not match",
+            "Sign-ins refused for details or a client secret that did not match",
             sign_in_failures.clone(),
         );
         let lockouts = Family::default();

@@ -12,12 +12,11 @@ use portal_common::notification::Notifier;
 use portal_common::sessions::{NewSession, Sessions, session_id};
 use portal_common::upstream::{self, Upstream};
 use portal_common::values::Trn;
-use portal_common::{
-    Assurance, Caller, FieldViolation, Principal, Role, Signer, Violations, codes, mask,
-};
+use portal_common::{Assurance, Caller, FieldViolation, Principal, Role, Signer, codes, mask};
 use tonic::{Request, Response, Status};
 
 use crate::captcha::Captchas;
+use crate::domain::{ClientUpdate, NewClientInput, SignInClientInput};
 use crate::error::Error;
 use crate::secrets;
 use crate::store::{Client, ClientChange, NewClient, Store};
@@ -89,9 +88,6 @@ impl IdentityApi {
     }
 }
 
-/// The longest client secret looked at: ours are 43 characters.
-const MAX_SECRET_LEN: usize = 256;
-
 fn require_role(caller: &Caller, role: Role) -> Result<(), Error> {
     if caller.principal.has_role(role) {
         Ok(())
@@ -109,23 +105,6 @@ fn client_view(client: Client) -> pb::Client {
     }
 }
 
-fn parse_display_name<'a>(field: &str, input: &'a str) -> Result<&'a str, FieldViolation> {
-    let name = input.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(FieldViolation::new(
-            field,
-            "is required, at most 200 characters",
-        ));
-    }
-    if portal_common::printable::has_invisible(name) {
-        return Err(FieldViolation::new(
-            field,
-            portal_common::printable::INVISIBLE,
-        ));
-    }
-    Ok(name)
-}
-
 fn require_gateway(caller: &Caller) -> Result<(), Error> {
     match &caller.principal {
         Principal::Service(name) if name == names::GATEWAY => Ok(()),
@@ -139,55 +118,6 @@ fn teacher_session(caller: &Caller) -> Result<(Trn, &str), Error> {
         (Some(trn), Some(session_id)) => Ok((trn, session_id)),
         _ => Err(Error::PermissionDenied),
     }
-}
-
-/// A verification id as StartVerification gives them: 32 lowercase hex digits.
-fn parse_verification_id(input: &str) -> Result<String, Error> {
-    let id = input.trim();
-    if id.is_empty() {
-        return Err(FieldViolation::new("verification_id", "is required").into());
-    }
-    let well_formed = id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    // Any other id names no verification: the same answer as an expired one.
-    if well_formed {
-        Ok(id.to_owned())
-    } else {
-        Err(Error::VerificationExpired)
-    }
-}
-
-/// Lower case letters, digits and '-', 3 to 64 characters.
-fn parse_client_id(field: &str, input: &str) -> Result<String, FieldViolation> {
-    let valid = (3..=64).contains(&input.len())
-        && input
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if valid {
-        Ok(input.to_owned())
-    } else {
-        Err(FieldViolation::new(
-            field,
-            "must be 3 to 64 lower case letters, digits or '-'",
-        ))
-    }
-}
-
-fn parse_roles(field: &str, input: &[String]) -> Result<Vec<Role>, FieldViolation> {
-    if input.is_empty() {
-        return Err(FieldViolation::new(field, "at least one role is required"));
-    }
-    let mut roles = Vec::with_capacity(input.len());
-    for name in input {
-        let role = Role::parse(name)
-            .ok_or_else(|| FieldViolation::new(field, "contains an unknown role"))?;
-        if !roles.contains(&role) {
-            roles.push(role);
-        }
-    }
-    Ok(roles)
 }
 
 /// Creates or updates the client `admin` with every internal role (PORTAL_ADMIN_CLIENT_SECRET).
@@ -310,14 +240,7 @@ impl IdentityService for IdentityApi {
         require_gateway(caller)?;
         let source = caller.source.clone().unwrap_or_default();
         let input = request.get_ref();
-        let client_id = parse_client_id("client_id", &input.client_id)?;
-        if input.client_secret.len() > MAX_SECRET_LEN {
-            return Err(Error::from(FieldViolation::new(
-                "client_secret",
-                "is longer than any client secret",
-            ))
-            .into());
-        }
+        let client_id = SignInClientInput::parse(input)?;
         let subject = Subject::Client(&client_id);
         let attempt = self.throttle.admit(subject, &source).await?;
         if let Gate::Locked(retry_after) = attempt.gate {
@@ -446,7 +369,8 @@ impl IdentityService for IdentityApi {
         let caller = Caller::of(&request)?;
         let (trn, session_id) = teacher_session(caller)?;
         let input = request.get_ref();
-        let id = parse_verification_id(&input.verification_id)?;
+        let id = crate::domain::parse_verification_id(&input.verification_id)?
+            .ok_or(Error::VerificationExpired)?;
         let code = codes::parse("code", &input.code)?;
         match self.verifications.check(&id, session_id, &code).await? {
             Checked::Right(verified) if verified == trn => {}
@@ -504,22 +428,17 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<pb::CreatedClient>, Status> {
         let caller = Caller::of(&request)?;
         require_role(caller, Role::ClientsManage)?;
-        let request = request.get_ref();
-        let mut violations = Violations::new();
-        let client_id = violations.check(parse_client_id("client_id", &request.client_id));
-        let display_name =
-            violations.check(parse_display_name("display_name", &request.display_name));
-        let roles = violations.check(parse_roles("roles", &request.roles));
-        let (Some(client_id), Some(display_name), Some(roles)) = (client_id, display_name, roles)
-        else {
-            return Err(Error::InvalidArgument(violations.into_inner()).into());
-        };
+        let NewClientInput {
+            client_id,
+            display_name,
+            roles,
+        } = NewClientInput::parse(request.get_ref()).map_err(Error::InvalidArgument)?;
         let secret = secrets::generate();
         let inserted = self
             .store
             .insert_client(&NewClient {
                 client_id: &client_id,
-                display_name,
+                display_name: &display_name,
                 secret_hash: secrets::hash(secret.clone()).await?,
                 roles: &roles,
             })
@@ -538,50 +457,13 @@ impl IdentityService for IdentityApi {
         &self,
         request: Request<pb::UpdateClientRequest>,
     ) -> Result<Response<pb::Client>, Status> {
-        const FIELDS: [&str; 2] = ["display_name", "roles"];
         let caller = Caller::of(&request)?;
         require_role(caller, Role::ClientsManage)?;
-        let input = request.get_ref();
-        let given = input.client.clone().unwrap_or_default();
-        let client_id = parse_client_id("client.client_id", &given.client_id)?;
-        let paths = portal_common::update::paths(
-            input.update_mask.as_ref(),
-            || {
-                let mut set = Vec::new();
-                set.extend(portal_common::update::given(
-                    "display_name",
-                    &given.display_name,
-                ));
-                if !given.roles.is_empty() {
-                    set.push("roles".to_owned());
-                }
-                set
-            },
-            &FIELDS,
-        )?;
-        let mut violations = Violations::new();
-        let names = |field: &str| paths.iter().any(|p| p == field);
-        let display_name = names("display_name")
-            .then(|| {
-                violations.check(parse_display_name(
-                    "client.display_name",
-                    &given.display_name,
-                ))
-            })
-            .flatten();
-        let roles = names("roles")
-            .then(|| violations.check(parse_roles("client.roles", &given.roles)))
-            .flatten();
-        if paths.iter().any(|p| !FIELDS.contains(&p.as_str())) {
-            violations.add(FieldViolation::new(
-                portal_common::update::MASK,
-                "names a field that cannot change: display_name or roles",
-            ));
-        }
-        violations.into_result()?;
+        let update = ClientUpdate::parse(request.get_ref()).map_err(Error::InvalidArgument)?;
+        let client_id = update.client_id;
         let change = ClientChange {
-            display_name,
-            roles: roles.as_deref(),
+            display_name: update.display_name.as_deref(),
+            roles: update.roles.as_deref(),
             secret_hash: None,
         };
         let client = self.change_client(&client_id, change).await?;
@@ -595,7 +477,7 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<pb::DeleteClientResponse>, Status> {
         let caller = Caller::of(&request)?;
         require_role(caller, Role::ClientsManage)?;
-        let client_id = parse_client_id("client_id", &request.get_ref().client_id)?;
+        let client_id = crate::domain::parse_client_id("client_id", &request.get_ref().client_id)?;
         // Sessions end before the row goes and again after it: one listed meanwhile by a
         // sign-in either ends here or sees the client gone.
         let mut revoked = self.sessions.revoke_client(&client_id).await?;
@@ -615,7 +497,7 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<pb::CreatedClient>, Status> {
         let caller = Caller::of(&request)?;
         require_role(caller, Role::ClientsManage)?;
-        let client_id = parse_client_id("client_id", &request.get_ref().client_id)?;
+        let client_id = crate::domain::parse_client_id("client_id", &request.get_ref().client_id)?;
         let secret = secrets::generate();
         let change = ClientChange {
             secret_hash: Some(secrets::hash(secret.clone()).await?),
@@ -647,28 +529,5 @@ impl IdentityApi {
             .ok_or(Error::ClientNotFound)?;
         self.sessions.revoke_client(client_id).await?;
         Ok(client)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_ids_are_lower_case_slugs() {
-        assert!(parse_client_id("c", "secure-access-1").is_ok());
-        for bad in ["ab", "Admin", "a b", "a_b", &"a".repeat(65)] {
-            assert!(parse_client_id("c", bad).is_err());
-        }
-    }
-
-    #[test]
-    fn roles_must_be_known() {
-        assert_eq!(
-            parse_roles("r", &["employer:check".into(), "employer:check".into()]).unwrap(),
-            [Role::EmployerCheck]
-        );
-        assert!(parse_roles("r", &[]).is_err());
-        assert!(parse_roles("r", &["root".into()]).is_err());
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod captcha;
+pub mod domain;
 pub mod error;
 pub mod migration;
 pub mod secrets;
