@@ -11,9 +11,9 @@ use libfuzzer_sys::fuzz_target;
 use portal_common::FieldViolation;
 use portal_common::values::{Trn, parse_date};
 use portal_record::domain::{
-    AlertCatalogue, ChangeStatus, ContactDetails, Decision, Induction, Mq, NewAlert,
-    NewChangeRequest, NewRecord, Npq, ProfessionalStatus, SignInDetails, TeacherUpdate, TrnQuery,
-    parse_close_date,
+    AlertCatalogue, AlertCorrection, AlertRemoval, ChangeStatus, ContactDetails, Decision,
+    Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, SignInDetails,
+    TeacherUpdate, TrnQuery, parse_close_date, parse_date_of_death,
 };
 use prost::Message;
 
@@ -273,6 +273,18 @@ const CHECKS: &[Check] = &[
             pb::SignInClientRequest,
             bytes
         )))
+    },
+    |bytes| {
+        check(AlertCorrection::parse(
+            &decode!(pb::UpdateAlertRequest, bytes),
+            today(),
+        ))
+    },
+    |bytes| check(AlertRemoval::parse(&decode!(pb::DeleteAlertRequest, bytes))),
+    |bytes| {
+        let m = decode!(pb::SetDeceasedRequest, bytes);
+        check_one(Trn::parse("trn", &m.trn));
+        check_one(parse_date_of_death("date_of_death", &m.date_of_death, today()));
     },
     decodes!(pb::DeleteMyEmploymentRequest),
     decodes!(pb::GetChangeRequestEvidenceRequest),

@@ -71,7 +71,43 @@ macro_rules! read {
 
 // Every Authentication and Administration RPC is forwarded.
 impl Authentication for Gateway {}
-impl Administration for Gateway {}
+#[tonic::async_trait]
+impl Administration for Gateway {
+    /// The record service closes the record, then identity ends every session of the TRN:
+    /// a session never outlives the record. The close is a write, made once; a caller that
+    /// hears UNAVAILABLE repeats the call (closing a closed record again changes nothing) and
+    /// so finishes what the failed one began.
+    async fn set_deceased(
+        &self,
+        request: Request<pb::SetDeceasedRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = Self::caller(&request)?;
+        let left = remaining_deadline(request.metadata());
+        let message = request.get_ref().clone();
+        let record = self
+            .record
+            .clone()
+            .set_deceased(self.signer.request(message, &caller, left))
+            .await?
+            .into_inner();
+        let gateway = Caller {
+            principal: Principal::Service(crate::NAME.to_owned()),
+            session_id: None,
+            ..caller
+        };
+        let revoke = pb::RevokeTeacherSessionsRequest {
+            trn: record.trn.clone(),
+        };
+        read!(
+            self,
+            request,
+            gateway,
+            revoke,
+            identity.revoke_teacher_sessions
+        )?;
+        Ok(Response::new(record))
+    }
+}
 
 #[tonic::async_trait]
 impl TeacherPortal for Gateway {

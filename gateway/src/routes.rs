@@ -314,6 +314,25 @@ pub const ROUTES: &[Route] = &[
         Role(ClientRole::AlertsWrite),
         Forward(Record),
     ),
+    route(
+        Administration,
+        "UpdateAlert",
+        Role(ClientRole::AlertsWrite),
+        Forward(Record),
+    ),
+    route(
+        Administration,
+        "DeleteAlert",
+        Role(ClientRole::AlertsWrite),
+        Forward(Record),
+    ),
+    // The record closes, then the TRN's sessions end: two services.
+    route(
+        Administration,
+        "SetDeceased",
+        Role(ClientRole::RecordsWrite),
+        Handler,
+    ),
     read(
         Administration,
         "ListChangeRequests",

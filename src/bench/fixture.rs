@@ -205,6 +205,19 @@ fn sign_in(trn: &str, surname: &str) -> pb::SignInTeacherRequest {
 }
 
 /// One request of a scenario; `i` picks the teacher.
+/// One client sign-in of the secret-flood scenario's flood: a wrong secret for client id `i`.
+pub async fn wrong_secret(fixture: &Fixture, i: usize) -> Result<(), Code> {
+    let mut auth = AuthenticationClient::new(fixture.gateway.clone());
+    let request = pb::SignInClientRequest {
+        client_id: format!("flood-{i}"),
+        client_secret: "not-the-secret".into(),
+    };
+    auth.sign_in_client(request)
+        .await
+        .map(drop)
+        .map_err(|s| s.code())
+}
+
 pub async fn call(fixture: &Fixture, scenario: Scenario, i: usize) -> Result<(), Code> {
     let pick = |n: usize| i % n.max(1);
     let status = |r: Result<(), tonic::Status>| r.map_err(|s| s.code());
@@ -238,7 +251,7 @@ pub async fn call(fixture: &Fixture, scenario: Scenario, i: usize) -> Result<(),
                     .map(drop),
             )
         }
-        Scenario::MyRecord => {
+        Scenario::MyRecord | Scenario::SecretFlood => {
             let token = &fixture.sessions[pick(fixture.sessions.len())];
             let mut portal = TeacherPortalClient::new(fixture.gateway.clone());
             status(

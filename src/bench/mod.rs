@@ -47,13 +47,17 @@ pub enum Scenario {
     /// teacher's first request is taken, later ones refused once read, as one is already open;
     /// needs PORTAL_VERIFICATION=off on a portal given with --addr).
     Evidence,
+    /// GetMyRecord, as my-record, while as many other callers as measured ones send client
+    /// sign-ins with wrong secrets (unknown client ids, one source): what a flood of secrets
+    /// costs everyone else once the throttle and the Argon2 bound have done their work.
+    SecretFlood,
     /// Every scenario in turn.
     All,
 }
 
 impl Scenario {
     /// What `all` runs (evidence apart: it is about memory, not speed).
-    const EACH: [Scenario; 8] = [
+    const EACH: [Scenario; 9] = [
         Scenario::Health,
         Scenario::RecordDirect,
         Scenario::MyRecord,
@@ -62,6 +66,7 @@ impl Scenario {
         Scenario::EmployerCheck,
         Scenario::BulkCheck,
         Scenario::PgCommit,
+        Scenario::SecretFlood,
     ];
 
     fn name(self) -> &'static str {
@@ -75,6 +80,7 @@ impl Scenario {
             Scenario::BulkCheck => "bulk-check",
             Scenario::PgCommit => "pg-commit",
             Scenario::Evidence => "evidence",
+            Scenario::SecretFlood => "secret-flood",
             Scenario::All => "all",
         }
     }
@@ -210,6 +216,20 @@ async fn measure(
             }
         }
     };
+    // The flood runs beside the measured calls, for as long as they do.
+    let mut flood = tokio::task::JoinSet::new();
+    if scenario == Scenario::SecretFlood {
+        for worker in 0..load.concurrency.max(1) {
+            let fixture = fixture.clone();
+            flood.spawn(async move {
+                let mut i = worker;
+                while Instant::now() < end {
+                    let _ = fixture::wrong_secret(&fixture, i).await;
+                    i += STEP;
+                }
+            });
+        }
+    }
     match load.rate {
         None => {
             let mut callers = tokio::task::JoinSet::new();
@@ -247,6 +267,7 @@ async fn measure(
             requests.join_all().await;
         }
     }
+    flood.join_all().await;
     let tally = std::mem::take(&mut *tally.lock().await);
     let histogram = histogram.lock().await.clone();
     Ok(Outcome {

@@ -10,6 +10,7 @@ mod browser;
 mod changes;
 mod clients;
 mod connections;
+mod corrections;
 mod documents;
 mod employer;
 mod faults;

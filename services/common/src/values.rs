@@ -221,13 +221,15 @@ impl NamePart {
     }
 }
 
-/// The form in which names compare: Unicode NFC, outer spaces removed, runs of spaces as one,
-/// curly apostrophes and backticks as `'`, case folded (Unicode).
+/// The form in which names compare: Unicode NFC, outer spaces removed, hyphens as spaces and
+/// runs of them as one ("Mary-Jane" is "Mary Jane"), curly apostrophes and backticks as `'`,
+/// case folded (Unicode).
 pub fn normalise_name(input: &str) -> String {
     let unified: String = input
         .chars()
         .map(|c| match c {
             '\u{2018}' | '\u{2019}' | '\u{02BC}' | '\u{2032}' | '`' | '\u{00B4}' => '\'',
+            '-' | '\u{2010}' | '\u{2011}' => ' ',
             other => other,
         })
         .collect();
@@ -435,6 +437,8 @@ mod tests {
         assert_eq!(normalise_name("O`BRIEN"), "o'brien");
         assert_eq!(normalise_name("ŁUKASIEWICZ"), "łukasiewicz");
         assert_eq!(normalise_name("van  der   Berg"), "van der berg");
+        assert_eq!(normalise_name("Mary-Jane"), normalise_name("mary  jane"));
+        assert_eq!(normalise_name("Smith - Jones"), "smith jones");
     }
 
     #[test]

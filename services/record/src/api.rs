@@ -19,9 +19,9 @@ use portal_common::{
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
-    AuditAction, CONTACT_FIELDS, ChangeStatus, ContactDetails, Decision, Induction, Mq, NewAlert,
-    NewChangeRequest, NewRecord, Npq, ProfessionalStatus, SignInDetails, TeacherUpdate, TrnQuery,
-    parse_close_date,
+    AlertCorrection, AlertRemoval, AuditAction, CONTACT_FIELDS, ChangeStatus, ContactDetails,
+    Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus,
+    SignInDetails, TeacherUpdate, TrnQuery, parse_alert_id, parse_close_date, parse_date_of_death,
 };
 use crate::error::Error;
 use crate::paging;
@@ -322,17 +322,7 @@ impl RecordService for RecordApi {
         let input = request.get_ref();
         let mut violations = Violations::new();
         let trn = violations.check(Trn::parse("trn", &input.trn));
-        let alert_id = violations.check(
-            input
-                .alert_id
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|id| *id > 0)
-                .ok_or_else(|| {
-                    FieldViolation::new("alert_id", "must be the id of an alert on the record")
-                }),
-        );
+        let alert_id = violations.check(parse_alert_id("alert_id", &input.alert_id));
         let end = violations.check(parse_close_date("end_date", &input.end_date, today()));
         let (Some(trn), Some(alert_id), Some(end)) = (trn, alert_id, end) else {
             return Err(Error::InvalidArgument(violations.into_inner()).into());
@@ -344,6 +334,63 @@ impl RecordService for RecordApi {
         Ok(record(
             &self.store.close_alert(trn, alert_id, end, audit).await?,
         ))
+    }
+
+    async fn update_alert(
+        &self,
+        request: Request<pb::UpdateAlertRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, Role::AlertsWrite)?;
+        let input = request.get_ref();
+        let trn = trn(&input.trn)?;
+        let correction = AlertCorrection::parse(input, today()).map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::TeacherUpdateAlert,
+        };
+        Ok(record(
+            &self.store.update_alert(trn, &correction, audit).await?,
+        ))
+    }
+
+    async fn delete_alert(
+        &self,
+        request: Request<pb::DeleteAlertRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, Role::AlertsWrite)?;
+        let input = request.get_ref();
+        let trn = trn(&input.trn)?;
+        let removal = AlertRemoval::parse(input).map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::TeacherDeleteAlert,
+        };
+        Ok(record(
+            &self.store.delete_alert(trn, &removal, audit).await?,
+        ))
+    }
+
+    async fn set_deceased(
+        &self,
+        request: Request<pb::SetDeceasedRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, Role::RecordsWrite)?;
+        let input = request.get_ref();
+        let mut violations = Violations::new();
+        let trn = violations.check(Trn::parse("trn", &input.trn));
+        let died = violations.check(parse_date_of_death(
+            "date_of_death",
+            &input.date_of_death,
+            today(),
+        ));
+        let (Some(trn), Some(died)) = (trn, died) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::TeacherSetDeceased,
+        };
+        Ok(record(&self.store.set_deceased(trn, died, audit).await?))
     }
 
     async fn list_audit_events(

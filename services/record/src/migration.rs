@@ -17,6 +17,8 @@ impl MigratorTrait for Migrator {
             Box::new(M0005TextTrns),
             Box::new(M0006EmailChanges),
             Box::new(M0007NamesInNfc),
+            Box::new(M0008PreviousFirstNames),
+            Box::new(M0009Corrections),
         ]
     }
 }
@@ -628,7 +630,14 @@ impl MigrationName for M0007NamesInNfc {
 #[async_trait::async_trait]
 impl MigrationTrait for M0007NamesInNfc {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        rekey_names(manager.get_connection()).await
+        rekey_names(
+            manager.get_connection(),
+            &[
+                ("persons", &[("first_name_key", 0), ("last_name_key", 2)]),
+                ("previous_names", &[("last_name_key", 2)]),
+            ],
+        )
+        .await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
@@ -637,22 +646,120 @@ impl MigrationTrait for M0007NamesInNfc {
     }
 }
 
-/// Puts every stored name in NFC and makes its match keys again by
+/// Previous first names are matched as previous surnames are (a teacher may sign in with the
+/// first name they used before): each previous name gets its first name's key, and every key
+/// is made again by today's rule, under which hyphens and runs of spaces are alike.
+struct M0008PreviousFirstNames;
+
+impl MigrationName for M0008PreviousFirstNames {
+    fn name(&self) -> &str {
+        "m0008_previous_first_names"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0008PreviousFirstNames {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("previous_names")
+                    .add_column(string_len("first_name_key", 100).default(""))
+                    .to_owned(),
+            )
+            .await?;
+        rekey_names(
+            manager.get_connection(),
+            &[
+                ("persons", &[("first_name_key", 0), ("last_name_key", 2)]),
+                (
+                    "previous_names",
+                    &[("first_name_key", 0), ("last_name_key", 2)],
+                ),
+            ],
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("previous_names")
+                    .drop_column("first_name_key")
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// A record closed on a death keeps the date; an alert removed as entered in error stays in
+/// its table, out of every view, with when and why; an audit event can keep what more an
+/// action needs (the removed alert and the reason given).
+struct M0009Corrections;
+
+impl MigrationName for M0009Corrections {
+    fn name(&self) -> &str {
+        "m0009_corrections"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0009Corrections {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column at a time: SQLite alters a table one column per statement.
+        let columns = [
+            ("persons", date_null("date_of_death")),
+            ("alerts", timestamp_with_time_zone_null("deleted_at")),
+            ("alerts", string_len_null("delete_reason", 500)),
+            ("audit_events", string_len_null("details", 1000)),
+        ];
+        for (table, mut column) in columns {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, column) in [
+            ("persons", "date_of_death"),
+            ("alerts", "deleted_at"),
+            ("alerts", "delete_reason"),
+            ("audit_events", "details"),
+        ] {
+            manager
+                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A table whose names are keyed: its key columns, each with the name (by its place among
+/// first, middle and last) it is made from.
+type KeyedTable<'a> = (&'a str, &'a [(&'a str, usize)]);
+
+/// Puts every stored name of `tables` in NFC and makes its match keys again by
 /// [`portal_common::values::normalise_name`], a page of rows at a time, writing only the rows
 /// that change.
-async fn rekey_names(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+async fn rekey_names(
+    db: &SchemaManagerConnection<'_>,
+    tables: &[KeyedTable<'_>],
+) -> Result<(), DbErr> {
     use portal_common::printable::nfc;
     use portal_common::values::normalise_name;
     use sea_orm::{ConnectionTrait as _, Statement, Value};
     const PAGE: usize = 5000;
     let backend = db.get_database_backend();
     let names = ["first_name", "middle_name", "last_name"];
-    // Each table with its key columns and the name (by its place in `names`) each is made from.
-    let tables: [(&str, &[(&str, usize)]); 2] = [
-        ("persons", &[("first_name_key", 0), ("last_name_key", 2)]),
-        ("previous_names", &[("last_name_key", 2)]),
-    ];
-    for (table, keys) in tables {
+    for &(table, keys) in tables {
         let key_columns: Vec<&str> = keys.iter().map(|(column, _)| *column).collect();
         let select = format!(
             "SELECT id, {}, {} FROM {table} WHERE id > $1 ORDER BY id LIMIT {PAGE}",
@@ -713,7 +820,7 @@ mod tests {
     use sea_orm::{Database, Statement};
 
     #[tokio::test]
-    async fn names_stored_decomposed_are_composed_and_found_by_their_keys() {
+    async fn stored_names_are_composed_and_keyed_by_todays_rule() {
         let db = Database::connect("sqlite::memory:").await.unwrap();
         Migrator::up(&db, Some(6)).await.unwrap();
         db.execute_unprepared(
@@ -722,7 +829,7 @@ mod tests {
              created_at, updated_at) VALUES \
              ('1000001', 'Zoe\u{0308}', '', 'Bro\u{0302}ne', 'zoe\u{0308}', 'bro\u{0302}ne', \
               '', '', '', '', '', '', 'active', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), \
-             ('1000002', 'Ann', '', 'Lee', 'ann', 'lee', '', '', '', '', '', '', 'active', \
+             ('1000002', 'Mary-Jane', '', 'Lee', 'mary-jane', 'lee', '', '', '', '', '', '', 'active', \
               '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
         )
         .await
@@ -752,11 +859,11 @@ mod tests {
         };
         assert_eq!(
             read("SELECT first_name, first_name_key, last_name_key FROM persons ORDER BY id").await,
-            [["Zoë", "zoë", "brône"], ["Ann", "ann", "lee"]]
+            [["Zoë", "zoë", "brône"], ["Mary-Jane", "mary jane", "lee"]]
         );
         assert_eq!(
-            read("SELECT first_name, last_name, last_name_key FROM previous_names").await,
-            [["Zoë", "Smíth", "smíth"]]
+            read("SELECT last_name, last_name_key, first_name_key FROM previous_names").await,
+            [["Smíth", "smíth", "zoë"]]
         );
     }
 }

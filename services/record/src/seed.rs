@@ -237,6 +237,7 @@ impl Draft {
                     first: parsed.first.as_str().to_owned(),
                     middle: parsed.middle.as_str().to_owned(),
                     last: parsed.last.as_str().to_owned(),
+                    first_key: parsed.first.normalised(),
                     last_key: parsed.last.normalised(),
                     ended_on: *ended_on,
                 })

@@ -116,6 +116,10 @@ pub fn teacher_record(teacher: &Teacher, audience: Audience) -> pb::TeacherRecor
             _ => String::new(),
         },
         masked: false,
+        date_of_death: match person.date_of_death {
+            Some(died) if internal => format_date(died),
+            _ => String::new(),
+        },
     }
 }
 
@@ -148,6 +152,7 @@ pub fn audit_event(event: AuditEvent) -> pb::AuditEvent {
         trn: event.trn.unwrap_or_default(),
         request_id: event.request_id,
         on_behalf_of: event.on_behalf_of.unwrap_or_default(),
+        details: event.details.unwrap_or_default(),
     }
 }
 
@@ -302,11 +307,13 @@ mod tests {
                     first: "Zoë".into(),
                     middle: String::new(),
                     last: "Murphy".into(),
+                    first_key: String::new(),
                     last_key: "murphy".into(),
                     ended_on: date(2014, 8, 1),
                 }],
                 date_of_birth: Some(DateOfBirth::from_stored(date(1985, 3, 14))),
                 nino: Some("AB123456C".into()),
+                date_of_death: None,
                 contact: ContactDetails {
                     email: "zoe@example.org".into(),
                     ..Default::default()

@@ -16,6 +16,9 @@ pub enum AuditAction {
     TeacherAddQualification,
     TeacherAddAlert,
     TeacherCloseAlert,
+    TeacherUpdateAlert,
+    TeacherDeleteAlert,
+    TeacherSetDeceased,
     TeacherUpdateContactDetails,
     TeacherConfirmEmail,
     AuditList,
@@ -43,7 +46,7 @@ pub enum RecordCheckKind {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 24] = [
         Self::TeacherCreate,
         Self::TeacherSeed,
         Self::TeacherRead,
@@ -53,6 +56,9 @@ impl AuditAction {
         Self::TeacherAddQualification,
         Self::TeacherAddAlert,
         Self::TeacherCloseAlert,
+        Self::TeacherUpdateAlert,
+        Self::TeacherDeleteAlert,
+        Self::TeacherSetDeceased,
         Self::TeacherUpdateContactDetails,
         Self::TeacherConfirmEmail,
         Self::AuditList,
@@ -79,6 +85,9 @@ impl AuditAction {
             Self::TeacherAddQualification => "teacher.add_qualification",
             Self::TeacherAddAlert => "teacher.add_alert",
             Self::TeacherCloseAlert => "teacher.close_alert",
+            Self::TeacherUpdateAlert => "teacher.update_alert",
+            Self::TeacherDeleteAlert => "teacher.delete_alert",
+            Self::TeacherSetDeceased => "teacher.set_deceased",
             Self::TeacherUpdateContactDetails => "teacher.update_contact_details",
             Self::TeacherConfirmEmail => "teacher.confirm_email",
             Self::AuditList => "audit.list",
@@ -128,6 +137,8 @@ pub struct AuditEvent {
     pub trn: Option<String>,
     pub request_id: String,
     pub on_behalf_of: Option<String>,
+    /// What more the action keeps (a removed alert and the reason given).
+    pub details: Option<String>,
 }
 
 impl AuditEvent {

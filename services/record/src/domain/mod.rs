@@ -13,7 +13,10 @@ use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn, parse_date};
 use portal_common::{FieldViolation, Violations};
 
-pub use alerts::{Alert, AlertCatalogue, AlertCloseError, AlertType, NewAlert, parse_close_date};
+pub use alerts::{
+    Alert, AlertCatalogue, AlertCloseError, AlertCorrection, AlertRemoval, AlertType, NewAlert,
+    parse_alert_id, parse_close_date,
+};
 pub use audit::{AuditAction, AuditEvent, RecordCheckKind};
 pub use change::{
     ChangeKind, ChangeRequest, ChangeStatus, Decision, Evidence, KeptEvidence, NewChangeRequest,
@@ -132,6 +135,7 @@ pub struct PreviousName {
     pub first: String,
     pub middle: String,
     pub last: String,
+    pub first_key: String,
     pub last_key: String,
     pub ended_on: NaiveDate,
 }
@@ -148,6 +152,8 @@ pub struct Person {
     /// Newest first.
     pub previous_names: Vec<PreviousName>,
     pub date_of_birth: Option<DateOfBirth>,
+    /// Set when the record was closed on the teacher's death.
+    pub date_of_death: Option<NaiveDate>,
     pub nino: Option<String>,
     pub contact: ContactDetails,
     pub status: PersonStatus,
@@ -214,6 +220,46 @@ impl Teacher {
     }
 }
 
+/// The date a teacher died: required, a calendar date from 1900, not in the future.
+pub fn parse_date_of_death(
+    field: &str,
+    input: &str,
+    today: NaiveDate,
+) -> Result<NaiveDate, FieldViolation> {
+    let mut c = portal_common::checks::Checker::new("", today);
+    let date = c.date(field, input);
+    c.presence(
+        field,
+        !input.trim().is_empty(),
+        portal_common::checks::Use::Required,
+        "to close a record on a death",
+    );
+    match date {
+        Some(date) if c.is_ok() => Ok(date),
+        _ => Err(c
+            .violations()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| FieldViolation::new(field, "is required"))),
+    }
+}
+
+impl Person {
+    /// Closes the record on the teacher's death: deactivated, with the date. A date before
+    /// the date of birth is refused, naming `field`.
+    pub fn deceased(&mut self, field: &str, died: NaiveDate) -> Result<(), FieldViolation> {
+        if self.date_of_birth.is_some_and(|born| died < born.date()) {
+            return Err(FieldViolation::new(
+                field,
+                "must not be before the date of birth",
+            ));
+        }
+        self.status = PersonStatus::Deactivated;
+        self.date_of_death = Some(died);
+        Ok(())
+    }
+}
+
 /// Sign-in details, parsed and normalised.
 #[derive(Debug, Clone)]
 pub struct SignInDetails {
@@ -256,14 +302,16 @@ impl SignInDetails {
 
 impl Person {
     /// Whether sign-in details identify this record, and the record may sign in: active, with
-    /// a date of birth, surname current or previous, NINO matching when given. Every check
-    /// runs whatever the outcome of the others.
+    /// a date of birth, forename and surname each current or previous, NINO matching when
+    /// given. Every check runs whatever the outcome of the others.
     pub fn matches(&self, details: &SignInDetails) -> bool {
         let active = self.status == PersonStatus::Active && self.merged_into.is_none();
         let date_of_birth = self
             .date_of_birth
             .is_some_and(|dob| dob.date() == details.date_of_birth);
-        let forename = self.first_name_key == details.forename_key;
+        let forename = std::iter::once(self.first_name_key.as_str())
+            .chain(self.previous_names.iter().map(|p| p.first_key.as_str()))
+            .fold(false, |found, key| found | (key == details.forename_key));
         let surname = std::iter::once(self.last_name_key.as_str())
             .chain(self.previous_names.iter().map(|p| p.last_key.as_str()))
             .fold(false, |found, key| found | (key == details.surname_key));
@@ -293,6 +341,7 @@ mod tests {
                 first: "Siobhán".into(),
                 middle: String::new(),
                 last: "Murphy".into(),
+                first_key: normalise_name("Siobhan"),
                 last_key: normalise_name("Murphy"),
                 ended_on: NaiveDate::from_ymd_opt(2015, 6, 1).unwrap(),
             }],
@@ -300,6 +349,7 @@ mod tests {
                 NaiveDate::from_ymd_opt(1985, 3, 14).unwrap(),
             )),
             nino: Some("AB123456C".into()),
+            date_of_death: None,
             contact: ContactDetails::default(),
             status: PersonStatus::Active,
             merged_into: None,
@@ -328,6 +378,18 @@ mod tests {
     #[test]
     fn a_previous_surname_matches() {
         assert!(teacher().matches(&details("murphy", "Siobhán", "1985-03-14", "")));
+    }
+
+    #[test]
+    fn a_previous_first_name_matches_and_hyphens_are_spaces() {
+        let mut t = teacher();
+        t.last_name = "Murphy-Jones".into();
+        t.last_name_key = normalise_name("Murphy-Jones");
+        // The first name the teacher used before (without its accent, as it was recorded).
+        assert!(t.matches(&details("Murphy Jones", "Siobhan", "1985-03-14", "")));
+        assert!(t.matches(&details("murphy - jones", "Siobhán", "1985-03-14", "")));
+        assert!(!t.matches(&details("MurphyJones", "Siobhán", "1985-03-14", "")));
+        assert!(!t.matches(&details("Murphy", "Sinead", "1985-03-14", "")));
     }
 
     #[test]

@@ -162,6 +162,7 @@ impl Person {
             first: self.first_name.clone(),
             middle: self.middle_name.clone(),
             last: self.last_name.clone(),
+            first_key: self.first_name_key.clone(),
             last_key: self.last_name_key.clone(),
             ended_on: today,
         };
@@ -241,6 +242,7 @@ mod tests {
             previous_names: Vec::new(),
             date_of_birth: None,
             nino: None,
+            date_of_death: None,
             contact: ContactDetails::default(),
             status: PersonStatus::Active,
             merged_into: None,

@@ -161,6 +161,7 @@ mod tests {
                 previous_names: Vec::new(),
                 date_of_birth: record.date_of_birth,
                 nino: None,
+                date_of_death: None,
                 contact: record.contact,
                 status: record.status,
                 merged_into: None,

@@ -46,6 +46,7 @@ pub mod person {
         pub induction_status: String,
         pub induction_start_date: Option<Date>,
         pub induction_completed_date: Option<Date>,
+        pub date_of_death: Option<Date>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -68,6 +69,7 @@ pub mod previous_name {
         pub last_name: String,
         pub last_name_key: String,
         pub ended_on: Date,
+        pub first_name_key: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -91,6 +93,7 @@ pub mod audit_event {
         pub request_id: String,
         pub on_behalf_of: Option<String>,
         pub query_fingerprint: Option<String>,
+        pub details: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -214,6 +217,9 @@ pub mod alert {
         pub details: String,
         pub start_date: Date,
         pub end_date: Option<Date>,
+        /// Set when the alert was removed as entered in error: it is then in no view.
+        pub deleted_at: Option<DateTimeUtc>,
+        pub delete_reason: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -59,11 +59,13 @@ pub fn person(row: &person::Model, previous: Vec<previous_name::Model>) -> Resul
                 first: p.first_name,
                 middle: p.middle_name,
                 last: p.last_name,
+                first_key: p.first_name_key,
                 last_key: p.last_name_key,
                 ended_on: p.ended_on,
             })
             .collect(),
         date_of_birth: row.date_of_birth.map(DateOfBirth::from_stored),
+        date_of_death: row.date_of_death,
         nino: row.national_insurance_number.clone(),
         contact: ContactDetails {
             email: row.email.clone(),
@@ -203,9 +205,11 @@ pub fn teacher(
             })
         })
         .collect::<Result<_, Error>>()?;
+    // An alert removed as entered in error is in no view.
     let alerts = children
         .alerts
         .into_iter()
+        .filter(|a| a.deleted_at.is_none())
         .map(|a| {
             Ok(Alert {
                 kind: catalogue
@@ -252,6 +256,7 @@ pub fn new_person(record: &NewRecord, trn: Trn, now: DateTime<Utc>) -> person::A
         induction_status: Set(record.induction.status.as_str().to_owned()),
         induction_start_date: Set(record.induction.start),
         induction_completed_date: Set(record.induction.completed),
+        date_of_death: Set(None),
     }
 }
 
@@ -274,6 +279,7 @@ pub fn person_update(id: i64, person: &Person) -> person::ActiveModel {
         postcode: Set(person.contact.postcode.clone()),
         status: Set(person.status.as_str().to_owned()),
         merged_into_trn: Set(person.merged_into.map(|t| t.to_string())),
+        date_of_death: Set(person.date_of_death),
         ..Default::default()
     }
 }
@@ -285,6 +291,7 @@ pub fn previous_name(person_id: i64, name: &PreviousName) -> previous_name::Acti
         first_name: Set(name.first.clone()),
         middle_name: Set(name.middle.clone()),
         last_name: Set(name.last.clone()),
+        first_name_key: Set(name.first_key.clone()),
         last_name_key: Set(name.last_key.clone()),
         ended_on: Set(name.ended_on),
     }
@@ -365,6 +372,8 @@ pub fn alert(person_id: i64, alert: &NewAlert) -> alert::ActiveModel {
         details: Set(alert.details.clone()),
         start_date: Set(alert.start),
         end_date: Set(alert.end),
+        deleted_at: Set(None),
+        delete_reason: Set(None),
     }
 }
 
@@ -377,6 +386,7 @@ pub fn audit_event(row: audit_event::Model) -> AuditEvent {
         trn: row.trn,
         request_id: row.request_id,
         on_behalf_of: row.on_behalf_of,
+        details: row.details,
     }
 }
 

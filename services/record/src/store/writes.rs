@@ -11,7 +11,8 @@ use sea_orm::{
 use super::entities::{alert, induction_exemption, induction_period, person};
 use super::{AuditEntry, Store, TEACHER, insert_all, load, rows};
 use crate::domain::{
-    AlertCloseError, Induction, Mq, NewAlert, Npq, ProfessionalStatus, Teacher, TeacherUpdate,
+    AlertCloseError, AlertCorrection, AlertRemoval, Induction, Mq, NewAlert, Npq,
+    ProfessionalStatus, Teacher, TeacherUpdate,
 };
 use crate::error::Error;
 
@@ -32,7 +33,19 @@ impl Store {
         trn: Trn,
         audit: AuditEntry<'_>,
     ) -> Result<Teacher, Error> {
-        audit.model(Some(trn)).insert(&txn).await?;
+        self.finish_change_noting(txn, trn, audit, None).await
+    }
+    /// [`Self::finish_change`], the audit event keeping `details` too.
+    pub(super) async fn finish_change_noting(
+        &self,
+        txn: Write,
+        trn: Trn,
+        audit: AuditEntry<'_>,
+        details: Option<String>,
+    ) -> Result<Teacher, Error> {
+        let mut event = audit.model(Some(trn));
+        event.details = Set(details);
+        event.insert(&txn).await?;
         let (_, teacher) = load(&txn, &self.catalogue, trn, false)
             .await?
             .ok_or(Error::NotFound(TEACHER))?;
@@ -156,6 +169,77 @@ impl Store {
         }
         .update(&txn)
         .await?;
+        self.finish_change(txn, trn, audit).await
+    }
+    /// Corrects an alert of the record: its details or dates (an end cleared reopens it).
+    #[tracing::instrument(name = "store", skip_all, fields(op = "update_alert"))]
+    pub async fn update_alert(
+        &self,
+        trn: Trn,
+        correction: &AlertCorrection,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, _, teacher) = self.begin_change(trn).await?;
+        let held = teacher
+            .alerts
+            .iter()
+            .find(|a| a.id == correction.alert_id)
+            .ok_or(Error::NotFound("alert"))?;
+        let corrected = held.corrected(correction)?;
+        alert::ActiveModel {
+            id: Set(corrected.id),
+            details: Set(corrected.details),
+            start_date: Set(corrected.start),
+            end_date: Set(corrected.end),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        self.finish_change(txn, trn, audit).await
+    }
+    /// Removes an alert entered in error: it stays in its table, out of every view, and the
+    /// audit event keeps which alert it was and why it went.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "delete_alert"))]
+    pub async fn delete_alert(
+        &self,
+        trn: Trn,
+        removal: &AlertRemoval,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, _, teacher) = self.begin_change(trn).await?;
+        let held = teacher
+            .alerts
+            .iter()
+            .find(|a| a.id == removal.alert_id)
+            .ok_or(Error::NotFound("alert"))?;
+        alert::ActiveModel {
+            id: Set(held.id),
+            deleted_at: Set(Some(Utc::now())),
+            delete_reason: Set(Some(removal.reason.clone())),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        let noted = format!(
+            "alert {} ({}) removed: {}",
+            held.id, held.kind.code, removal.reason
+        );
+        self.finish_change_noting(txn, trn, audit, Some(noted))
+            .await
+    }
+    /// Closes the record of a teacher who has died: deactivated, with the date of death.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "set_deceased"))]
+    pub async fn set_deceased(
+        &self,
+        trn: Trn,
+        died: NaiveDate,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, id, mut teacher) = self.begin_change(trn).await?;
+        teacher.person.deceased("date_of_death", died)?;
+        rows::person_update(id, &teacher.person)
+            .update(&txn)
+            .await?;
         self.finish_change(txn, trn, audit).await
     }
 }
