@@ -12,8 +12,8 @@ use portal_common::FieldViolation;
 use portal_common::values::{Trn, parse_date};
 use portal_record::domain::{
     AlertCatalogue, AlertCorrection, AlertRemoval, ChangeStatus, ContactDetails, Decision,
-    Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, SignInDetails,
-    TeacherUpdate, TrnQuery, parse_close_date, parse_date_of_death,
+    Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, Qtls,
+    SignInDetails, TeacherUpdate, TrnQuery, parse_close_date, parse_date_of_death,
 };
 use prost::Message;
 
@@ -281,6 +281,7 @@ const CHECKS: &[Check] = &[
         ))
     },
     |bytes| check(AlertRemoval::parse(&decode!(pb::DeleteAlertRequest, bytes))),
+    |bytes| check(Qtls::parse(&decode!(pb::SetQtlsStatusRequest, bytes), today())),
     |bytes| {
         let m = decode!(pb::SetDeceasedRequest, bytes);
         check_one(Trn::parse("trn", &m.trn));

@@ -298,6 +298,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         Administration,
+        "SetQtlsStatus",
+        Role(ClientRole::RecordsWrite),
+        Forward(Record),
+    ),
+    route(
+        Administration,
         "AddQualification",
         Role(ClientRole::RecordsWrite),
         Forward(Record),

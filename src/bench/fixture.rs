@@ -126,6 +126,7 @@ pub async fn fixture(target: &Target, teachers: usize, callers: u32) -> anyhow::
                         status: pb::RouteStatus::Holds.into(),
                         awarded_date: "2010-07-01".into(),
                         exempt_from_induction: Some(false),
+                        training: None,
                     }),
                 },
                 &admin_token,

@@ -66,7 +66,8 @@ fn every_scenario_runs_and_reports_its_json() {
             "sign-in",
             "certificate",
             "employer-check",
-            "bulk-check"
+            "bulk-check",
+            "secret-flood"
         ],
         "pg-commit only on PostgreSQL"
     );

@@ -108,6 +108,7 @@ fn status(
         status: pb::RouteStatus::Holds.into(),
         awarded_date: awarded.into(),
         exempt_from_induction: Some(exempt),
+        training: None,
     }
 }
 

@@ -119,6 +119,7 @@ async fn employer_access(h: &Harness) {
                     status: pb::RouteStatus::Holds.into(),
                     awarded_date: "2012-06-30".into(),
                     exempt_from_induction: Some(false),
+                    training: None,
                 }),
             },
             &admin,

@@ -30,4 +30,5 @@ mod sign_in;
 mod slice;
 mod stores;
 mod tls;
+mod training;
 mod verification;

@@ -199,6 +199,7 @@ async fn the_longest_name_of_the_widest_letters_keeps_every_document_on_one_page
             status: pb::RouteStatus::Holds.into(),
             awarded_date: awarded.into(),
             exempt_from_induction: Some(false),
+            training: None,
         };
         h.admin()
             .add_professional_status(authed(

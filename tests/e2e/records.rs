@@ -39,6 +39,7 @@ fn qts_held() -> pb::ProfessionalStatus {
         status: pb::RouteStatus::Holds.into(),
         awarded_date: "2012-06-30".into(),
         exempt_from_induction: Some(false),
+        training: None,
     }
 }
 

@@ -162,6 +162,7 @@ fn certificate_body(
         Entitlement::Qts {
             awarded,
             exempt_from_induction,
+            through_qtls,
         } => {
             heading(
                 page,
@@ -170,13 +171,29 @@ fn certificate_body(
                 name_size,
                 &record.trn,
             );
-            say(
-                page,
-                &format!(
-                    "was awarded qualified teacher status in England on {}.",
-                    long_date(awarded)
-                ),
-            );
+            if *through_qtls {
+                say(
+                    page,
+                    &format!(
+                        "holds qualified teacher status in England, reached through qualified \
+                         teacher learning and skills (QTLS) awarded on {}.",
+                        long_date(awarded)
+                    ),
+                );
+                say(
+                    page,
+                    "Qualified teacher status through QTLS is held while the holder's membership \
+                     of the Society for Education and Training remains active.",
+                );
+            } else {
+                say(
+                    page,
+                    &format!(
+                        "was awarded qualified teacher status in England on {}.",
+                        long_date(awarded)
+                    ),
+                );
+            }
             say(
                 page,
                 "Qualified teacher status recognises that the holder has shown they meet the \
@@ -278,6 +295,58 @@ fn certificate_body(
         }
         Entitlement::QualificationsLetter => {}
     }
+}
+
+/// A professional status's short name, as the letter labels its training.
+fn status_label(kind: i32) -> &'static str {
+    match pb::ProfessionalStatusType::try_from(kind) {
+        Ok(pb::ProfessionalStatusType::Qts) => "QTS",
+        Ok(pb::ProfessionalStatusType::Eyts) => "EYTS",
+        Ok(pb::ProfessionalStatusType::Eyps) => "EYPS",
+        Ok(pb::ProfessionalStatusType::Qtls) => "QTLS",
+        Ok(pb::ProfessionalStatusType::Pqts) => "Partial QTS",
+        _ => "Status",
+    }
+}
+
+/// Initial teacher training in a line: provider, subjects, ages, dates, award and country.
+fn training_words(training: &pb::InitialTeacherTraining) -> String {
+    let mut words = vec![training.provider_name.clone()];
+    if !training.subjects.is_empty() {
+        let subjects: Vec<&str> = training.subjects.iter().map(|s| s.name.as_str()).collect();
+        words.push(subjects.join(", "));
+    }
+    if let (Some(from), Some(to)) = (training.age_range_from, training.age_range_to) {
+        words.push(format!("ages {from} to {to}"));
+    }
+    match (training.start_date.is_empty(), training.end_date.is_empty()) {
+        (false, false) => words.push(format!(
+            "{} to {}",
+            long_date(&training.start_date),
+            long_date(&training.end_date)
+        )),
+        (false, true) => words.push(format!("from {}", long_date(&training.start_date))),
+        _ => {}
+    }
+    let degree = match pb::DegreeType::try_from(training.degree_type) {
+        Ok(pb::DegreeType::BachelorsWithQts) => "degree with QTS",
+        Ok(pb::DegreeType::PostgraduateCertificate) => "PGCE",
+        Ok(pb::DegreeType::ProfessionalGraduateCertificate) => {
+            "professional graduate certificate in education"
+        }
+        Ok(pb::DegreeType::PostgraduateDiploma) => "PGDE",
+        Ok(pb::DegreeType::TeacherDegreeApprenticeship) => "teacher degree apprenticeship",
+        Ok(pb::DegreeType::NoAcademicAward) => "no academic award",
+        Ok(pb::DegreeType::Other) => "other qualification",
+        _ => "",
+    };
+    if !degree.is_empty() {
+        words.push(degree.to_owned());
+    }
+    if !training.country.is_empty() {
+        words.push(training.country.clone());
+    }
+    words.join("; ")
 }
 
 fn status_words(record: &pb::TeacherRecord, kind: pb::ProfessionalStatusType) -> String {
@@ -405,6 +474,13 @@ fn letter(
         }
     }
     page.field("Statutory induction", &induction_words(record));
+    for (label, training) in record
+        .professional_statuses
+        .iter()
+        .filter_map(|s| Some((status_label(s.r#type), s.training.as_ref()?)))
+    {
+        page.field(&format!("{label} training"), &training_words(training));
+    }
     page.space(10.0);
     page.paragraph(
         Weight::Bold,
@@ -463,6 +539,20 @@ pub fn sample_record() -> pb::TeacherRecord {
         status: pb::RouteStatus::Holds.into(),
         awarded_date: awarded.into(),
         exempt_from_induction: Some(false),
+        training: Some(pb::InitialTeacherTraining {
+            provider_name: "University of Leeds".into(),
+            provider_ukprn: "10007795".into(),
+            subjects: vec![pb::TrainingSubject {
+                code: "100403".into(),
+                name: "mathematics".into(),
+            }],
+            age_range_from: Some(11),
+            age_range_to: Some(16),
+            start_date: "2011-09-01".into(),
+            end_date: "2012-06-30".into(),
+            degree_type: pb::DegreeType::PostgraduateCertificate.into(),
+            country: "GB".into(),
+        }),
     };
     pb::TeacherRecord {
         trn: "1000042".into(),

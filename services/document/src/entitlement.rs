@@ -6,10 +6,12 @@ use dqt_proto::dqt::portal::v1 as pb;
 /// One document a teacher may download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entitlement {
-    /// QTS held (not by Welsh recognition); worded by whether induction is still to complete.
+    /// QTS held (not by Welsh recognition), or through QTLS while SET membership is active;
+    /// worded by whether induction is still to complete, and by the route when through QTLS.
     Qts {
         awarded: String,
         exempt_from_induction: bool,
+        through_qtls: bool,
     },
     /// Induction passed, with its completion date.
     Induction { started: String, completed: String },
@@ -148,11 +150,19 @@ pub fn entitlements(record: &pb::TeacherRecord) -> Vec<Entitlement> {
     let qts = held(record, pb::ProfessionalStatusType::Qts)
         .filter(|s| s.route != pb::Route::WelshRecognition as i32)
         .min_by(|a, b| a.awarded_date.cmp(&b.awarded_date));
+    let exempt = induction.status == pb::InductionStatus::Exempt as i32;
     if let Some(qts) = qts {
         documents.push(Entitlement::Qts {
             awarded: qts.awarded_date.clone(),
-            exempt_from_induction: induction.status == pb::InductionStatus::Exempt as i32
-                || qts.exempt_from_induction == Some(true),
+            exempt_from_induction: exempt || qts.exempt_from_induction == Some(true),
+            through_qtls: false,
+        });
+    } else if record.qtls_status == pb::QtlsStatus::Active as i32 && !record.qts_date.is_empty() {
+        // QTS through QTLS, which the record counts only while SET membership is active.
+        documents.push(Entitlement::Qts {
+            awarded: record.qts_date.clone(),
+            exempt_from_induction: exempt,
+            through_qtls: true,
         });
     }
     if induction.status == pb::InductionStatus::Passed as i32
@@ -215,6 +225,7 @@ mod tests {
             status: progress.into(),
             awarded_date: awarded.into(),
             exempt_from_induction: Some(false),
+            training: None,
         }
     }
 
@@ -260,7 +271,8 @@ mod tests {
             entitlements(&required)[0],
             Entitlement::Qts {
                 awarded: "2012-06-30".into(),
-                exempt_from_induction: false
+                exempt_from_induction: false,
+                through_qtls: false,
             }
         );
         let exempt = record(vec![qts], pb::InductionStatus::Exempt);
@@ -268,9 +280,37 @@ mod tests {
             entitlements(&exempt)[0],
             Entitlement::Qts {
                 awarded: "2012-06-30".into(),
-                exempt_from_induction: true
+                exempt_from_induction: true,
+                through_qtls: false,
             }
         );
+    }
+
+    #[test]
+    fn qts_through_qtls_gives_a_certificate_only_while_qtls_is_active() {
+        let qtls = status(
+            T::Qtls,
+            pb::Route::QtlsSetMembership,
+            pb::RouteStatus::Holds,
+            "2015-01-01",
+        );
+        let mut active = record(vec![qtls], pb::InductionStatus::Exempt);
+        active.qtls_status = pb::QtlsStatus::Active.into();
+        active.qts_date = "2015-01-01".into();
+        assert_eq!(
+            entitlements(&active)[0],
+            Entitlement::Qts {
+                awarded: "2015-01-01".into(),
+                exempt_from_induction: true,
+                through_qtls: true,
+            }
+        );
+        let expired = pb::TeacherRecord {
+            qtls_status: pb::QtlsStatus::Expired.into(),
+            qts_date: String::new(),
+            ..active
+        };
+        assert_eq!(kinds(&expired), [K::QualificationsLetter]);
     }
 
     #[test]

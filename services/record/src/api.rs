@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::{
     AlertCorrection, AlertRemoval, AuditAction, CONTACT_FIELDS, ChangeStatus, ContactDetails,
-    Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus,
+    Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, Qtls,
     SignInDetails, TeacherUpdate, TrnQuery, parse_alert_id, parse_close_date, parse_date_of_death,
 };
 use crate::error::Error;
@@ -334,6 +334,21 @@ impl RecordService for RecordApi {
         Ok(record(
             &self.store.close_alert(trn, alert_id, end, audit).await?,
         ))
+    }
+
+    async fn set_qtls_status(
+        &self,
+        request: Request<pb::SetQtlsStatusRequest>,
+    ) -> Reply<pb::TeacherRecord> {
+        let caller = client_with(&request, Role::RecordsWrite)?;
+        let input = request.get_ref();
+        let trn = trn(&input.trn)?;
+        let qtls = Qtls::parse(input, today()).map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::TeacherSetQtls,
+        };
+        Ok(record(&self.store.set_qtls(trn, qtls, audit).await?))
     }
 
     async fn update_alert(

@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0007NamesInNfc),
             Box::new(M0008PreviousFirstNames),
             Box::new(M0009Corrections),
+            Box::new(M0010TrainingAndQtls),
         ]
     }
 }
@@ -734,6 +735,110 @@ impl MigrationTrait for M0009Corrections {
             ("alerts", "delete_reason"),
             ("audit_events", "details"),
         ] {
+            manager
+                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The initial teacher training behind each professional status, and the teacher's QTLS
+/// status (SET membership active or lapsed) with its award date.
+struct M0010TrainingAndQtls;
+
+impl MigrationName for M0010TrainingAndQtls {
+    fn name(&self) -> &str {
+        "m0010_training_and_qtls"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0010TrainingAndQtls {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut columns = vec![
+            (
+                "persons",
+                string_len("qtls_status", 16).default("none").to_owned(),
+            ),
+            ("persons", date_null("qtls_awarded_date")),
+            (
+                "professional_statuses",
+                string_len_null("training_provider_name", 200),
+            ),
+            (
+                "professional_statuses",
+                string_len_null("training_provider_ukprn", 8),
+            ),
+        ];
+        for n in 1..=3 {
+            columns.push((
+                "professional_statuses",
+                string_len_null(format!("training_subject{n}_code"), 6),
+            ));
+            columns.push((
+                "professional_statuses",
+                string_len_null(format!("training_subject{n}_name"), 200),
+            ));
+        }
+        columns.extend([
+            (
+                "professional_statuses",
+                small_integer_null("training_age_from"),
+            ),
+            (
+                "professional_statuses",
+                small_integer_null("training_age_to"),
+            ),
+            ("professional_statuses", date_null("training_start_date")),
+            ("professional_statuses", date_null("training_end_date")),
+            (
+                "professional_statuses",
+                string_len_null("training_degree_type", 40),
+            ),
+            (
+                "professional_statuses",
+                string_len_null("training_country", 2),
+            ),
+        ]);
+        // One column at a time: SQLite alters a table one column per statement.
+        for (table, mut column) in columns {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut columns = vec![
+            ("persons", "qtls_status".to_owned()),
+            ("persons", "qtls_awarded_date".to_owned()),
+        ];
+        for column in [
+            "provider_name",
+            "provider_ukprn",
+            "subject1_code",
+            "subject1_name",
+            "subject2_code",
+            "subject2_name",
+            "subject3_code",
+            "subject3_name",
+            "age_from",
+            "age_to",
+            "start_date",
+            "end_date",
+            "degree_type",
+            "country",
+        ] {
+            columns.push(("professional_statuses", format!("training_{column}")));
+        }
+        for (table, column) in columns {
             manager
                 .alter_table(Table::alter().table(table).drop_column(column).to_owned())
                 .await?;

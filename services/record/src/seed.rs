@@ -14,7 +14,7 @@ use rand::{Rng as _, SeedableRng as _};
 
 use crate::domain::{
     AlertCatalogue, AuditAction, ContactDetails, Induction, Mq, NewAlert, NewRecord, Npq,
-    PersonStatus, PreviousName, ProfessionalStatus,
+    PersonStatus, PreviousName, ProfessionalStatus, Qtls,
 };
 use crate::error::Error;
 use crate::store::{AuditEntry, Store};
@@ -259,7 +259,7 @@ impl Draft {
             .collect::<Result<_, _>>()?;
         let induction = Induction::parse("induction", &self.induction, today)?;
         induction
-            .check_against("induction", &statuses)
+            .check_against("induction", &statuses, Qtls::default())
             .map_err(|v| vec![v])?;
         Ok(NewRecord {
             name,
@@ -289,6 +289,7 @@ impl Draft {
                 .iter()
                 .map(|a| NewAlert::parse("alert", a, catalogue, today))
                 .collect::<Result<_, _>>()?,
+            qtls: Qtls::default(),
         })
     }
 }
@@ -717,6 +718,7 @@ pub fn demo_drafts() -> Vec<Draft> {
         status: pb::RouteStatus::Holds.into(),
         awarded_date: text(awarded),
         exempt_from_induction: Some(exempt),
+        training: None,
     };
     vec![
         // Qualified, induction passed, an NPQ, a previous surname.
@@ -792,6 +794,7 @@ pub fn demo_drafts() -> Vec<Draft> {
                     status: pb::RouteStatus::Holds.into(),
                     awarded_date: "2018-07-20".into(),
                     exempt_from_induction: Some(false),
+                    training: None,
                 },
                 qts(pb::Route::AssessmentOnly, date(2024, 7, 12), false),
             ],

@@ -6,8 +6,8 @@ use portal_common::mask;
 use portal_common::values::format_date;
 
 use crate::domain::{
-    Alert, AuditEvent, ChangeKind, ChangeRequest, ChangeStatus, Held, InductionPeriod, Mq, Npq,
-    ProfessionalStatus, RecordCheckKind, Teacher,
+    Alert, AuditEvent, ChangeKind, ChangeRequest, ChangeStatus, Held, Induction, InductionPeriod,
+    Mq, Npq, ProfessionalStatus, RecordCheckKind, Teacher, Training,
 };
 
 /// Who is looking at a record.
@@ -68,23 +68,7 @@ pub fn teacher_record(teacher: &Teacher, audience: Audience) -> pb::TeacherRecor
         professional_statuses: teacher.statuses.iter().map(professional_status).collect(),
         qts_date: date(teacher.qts_date()),
         eyts_date: date(teacher.eyts_date()),
-        induction: Some(pb::Induction {
-            status: teacher.induction.status.to_proto().into(),
-            start_date: date(teacher.induction.start),
-            completed_date: date(teacher.induction.completed),
-            exemption_reasons: teacher
-                .induction
-                .exemption_reasons
-                .iter()
-                .map(|r| r.to_proto().into())
-                .collect(),
-            periods: teacher
-                .induction
-                .periods
-                .iter()
-                .map(induction_period)
-                .collect(),
-        }),
+        induction: Some(induction(&teacher.induction_in_effect())),
         npq_qualifications: teacher.npqs.iter().map(npq).collect(),
         mandatory_qualifications: teacher.mqs.iter().map(mq).collect(),
         alerts: teacher
@@ -116,6 +100,7 @@ pub fn teacher_record(teacher: &Teacher, audience: Audience) -> pb::TeacherRecor
             _ => String::new(),
         },
         masked: false,
+        qtls_status: teacher.qtls.status.to_proto().into(),
         date_of_death: match person.date_of_death {
             Some(died) if internal => format_date(died),
             _ => String::new(),
@@ -213,7 +198,7 @@ pub fn teacher_check(teacher: &Teacher) -> pb::TeacherCheck {
             .unwrap_or_default(),
         qts_date: date(teacher.qts_date()),
         eyts_date: date(teacher.eyts_date()),
-        induction_status: teacher.induction.status.to_proto().into(),
+        induction_status: teacher.induction_in_effect().status.to_proto().into(),
         restricted: restricted(teacher),
         restrictions: teacher
             .alerts
@@ -228,6 +213,15 @@ pub fn teacher_check(teacher: &Teacher) -> pb::TeacherCheck {
             .collect(),
         npq_qualifications: teacher.npqs.iter().map(npq).collect(),
         mandatory_qualifications: teacher.mqs.iter().map(mq).collect(),
+        professional_statuses: teacher
+            .statuses
+            .iter()
+            .map(|status| pb::ProfessionalStatus {
+                exempt_from_induction: None,
+                ..professional_status(status)
+            })
+            .collect(),
+        qtls_status: teacher.qtls.status.to_proto().into(),
     }
 }
 
@@ -238,6 +232,21 @@ fn professional_status(status: &ProfessionalStatus) -> pb::ProfessionalStatus {
         status: status.status.to_proto().into(),
         awarded_date: date(status.awarded),
         exempt_from_induction: status.exempt_from_induction,
+        training: status.training.as_ref().map(Training::to_proto),
+    }
+}
+
+fn induction(induction: &Induction) -> pb::Induction {
+    pb::Induction {
+        status: induction.status.to_proto().into(),
+        start_date: date(induction.start),
+        completed_date: date(induction.completed),
+        exemption_reasons: induction
+            .exemption_reasons
+            .iter()
+            .map(|r| r.to_proto().into())
+            .collect(),
+        periods: induction.periods.iter().map(induction_period).collect(),
     }
 }
 
@@ -336,6 +345,7 @@ mod tests {
                     end: (!open).then(|| date(2021, 1, 1)),
                 })
                 .collect(),
+            qtls: crate::domain::Qtls::default(),
         }
     }
 

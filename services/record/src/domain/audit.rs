@@ -19,6 +19,7 @@ pub enum AuditAction {
     TeacherUpdateAlert,
     TeacherDeleteAlert,
     TeacherSetDeceased,
+    TeacherSetQtls,
     TeacherUpdateContactDetails,
     TeacherConfirmEmail,
     AuditList,
@@ -46,7 +47,7 @@ pub enum RecordCheckKind {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 25] = [
         Self::TeacherCreate,
         Self::TeacherSeed,
         Self::TeacherRead,
@@ -59,6 +60,7 @@ impl AuditAction {
         Self::TeacherUpdateAlert,
         Self::TeacherDeleteAlert,
         Self::TeacherSetDeceased,
+        Self::TeacherSetQtls,
         Self::TeacherUpdateContactDetails,
         Self::TeacherConfirmEmail,
         Self::AuditList,
@@ -88,6 +90,7 @@ impl AuditAction {
             Self::TeacherUpdateAlert => "teacher.update_alert",
             Self::TeacherDeleteAlert => "teacher.delete_alert",
             Self::TeacherSetDeceased => "teacher.set_deceased",
+            Self::TeacherSetQtls => "teacher.set_qtls",
             Self::TeacherUpdateContactDetails => "teacher.update_contact_details",
             Self::TeacherConfirmEmail => "teacher.confirm_email",
             Self::AuditList => "audit.list",

@@ -64,6 +64,28 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// What initial teacher training led to.
+    DegreeType => DegreeType {
+        BachelorsWithQts = "bachelors_with_qts",
+        PostgraduateCertificate = "postgraduate_certificate",
+        ProfessionalGraduateCertificate = "professional_graduate_certificate",
+        PostgraduateDiploma = "postgraduate_diploma",
+        TeacherDegreeApprenticeship = "teacher_degree_apprenticeship",
+        NoAcademicAward = "no_academic_award",
+        Other = "other",
+    }
+}
+
+vocabulary! {
+    /// QTLS, held through SET membership.
+    QtlsStatus => QtlsStatus {
+        None = "none",
+        Active = "active",
+        Expired = "expired",
+    }
+}
+
+vocabulary! {
     /// Where the person is on a route.
     RouteStatus => RouteStatus {
         InTraining = "in_training",

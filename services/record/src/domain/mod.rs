@@ -24,10 +24,12 @@ pub use change::{
 };
 pub use contact::{ContactDetails, FIELDS as CONTACT_FIELDS};
 pub use enums::{
-    ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, PersonStatus, Route,
-    RouteStatus, StatusType,
+    DegreeType, ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, PersonStatus,
+    QtlsStatus, Route, RouteStatus, StatusType,
 };
-pub use qualifications::{Induction, InductionPeriod, Mq, Npq, ProfessionalStatus};
+pub use qualifications::{
+    Induction, InductionPeriod, Mq, Npq, ProfessionalStatus, Qtls, Training, TrainingSubject,
+};
 pub use update::TeacherUpdate;
 
 /// A record to create: the person and whatever is already known of their qualifications.
@@ -46,6 +48,7 @@ pub struct NewRecord {
     pub npqs: Vec<Npq>,
     pub mqs: Vec<Mq>,
     pub alerts: Vec<NewAlert>,
+    pub qtls: Qtls,
 }
 
 impl NewRecord {
@@ -103,6 +106,7 @@ impl NewRecord {
             npqs: Vec::new(),
             mqs: Vec::new(),
             alerts: Vec::new(),
+            qtls: Qtls::default(),
         }
     }
 }
@@ -176,16 +180,62 @@ pub struct Teacher {
     pub npqs: Vec<Held<Npq>>,
     pub mqs: Vec<Held<Mq>>,
     pub alerts: Vec<Alert>,
+    pub qtls: Qtls,
 }
 
 impl Teacher {
-    /// The date QTS was first held (QTS itself or through QTLS).
+    /// The date QTS was first held: QTS itself, or through QTLS while SET membership is
+    /// active (a lapsed QTLS confers nothing).
     pub fn qts_date(&self) -> Option<NaiveDate> {
         self.statuses
             .iter()
-            .filter(|s| s.confers_qts())
+            .filter(|s| s.confers_qts(self.qtls))
             .filter_map(|s| s.awarded)
+            .chain(self.qtls.awarded.filter(|_| self.qtls.is_active()))
             .min()
+    }
+
+    /// Whether QTS is held only through QTLS: what the QTS certificate then says.
+    pub fn qts_only_through_qtls(&self) -> bool {
+        self.qts_date().is_some()
+            && !self
+                .statuses
+                .iter()
+                .any(|s| s.is_held() && s.kind == StatusType::Qts)
+    }
+
+    /// Induction as it stands in effect: an exemption through QTLS holds only while QTLS is
+    /// active (lapsed, induction is required again if QTS is held by another route), active
+    /// QTLS exempts a teacher with no induction or one still required, and a failed induction
+    /// is never overridden.
+    pub fn induction_in_effect(&self) -> Induction {
+        let stored = &self.induction;
+        let only_qtls = !stored.exemption_reasons.is_empty()
+            && stored
+                .exemption_reasons
+                .iter()
+                .all(|r| *r == ExemptionReason::Qtls);
+        match stored.status {
+            InductionStatus::Exempt if only_qtls && !self.qtls.is_active() => Induction {
+                status: if self.qts_date().is_some() {
+                    InductionStatus::RequiredToComplete
+                } else {
+                    InductionStatus::None
+                },
+                exemption_reasons: Vec::new(),
+                ..stored.clone()
+            },
+            InductionStatus::None | InductionStatus::RequiredToComplete
+                if self.qtls.is_active() =>
+            {
+                Induction {
+                    status: InductionStatus::Exempt,
+                    exemption_reasons: vec![ExemptionReason::Qtls],
+                    ..stored.clone()
+                }
+            }
+            _ => stored.clone(),
+        }
     }
 
     /// The date EYTS was first held.
@@ -328,6 +378,112 @@ impl Person {
 mod tests {
     use super::*;
     use portal_common::values::normalise_name;
+
+    fn whole(statuses: Vec<ProfessionalStatus>, induction: Induction, qtls: Qtls) -> Teacher {
+        Teacher {
+            person: teacher(),
+            statuses,
+            induction,
+            npqs: Vec::new(),
+            mqs: Vec::new(),
+            alerts: Vec::new(),
+            qtls,
+        }
+    }
+
+    fn held(kind: StatusType, route: Route, year: i32) -> ProfessionalStatus {
+        ProfessionalStatus {
+            kind,
+            route,
+            status: RouteStatus::Holds,
+            awarded: NaiveDate::from_ymd_opt(year, 7, 1),
+            exempt_from_induction: Some(false),
+            training: None,
+        }
+    }
+
+    fn qtls(status: QtlsStatus) -> Qtls {
+        Qtls {
+            status,
+            awarded: NaiveDate::from_ymd_opt(2015, 1, 1),
+        }
+    }
+
+    #[test]
+    fn qtls_confers_qts_and_exempts_only_while_active() {
+        let through_qtls = vec![held(StatusType::Qtls, Route::QtlsSetMembership, 2015)];
+        let active = whole(
+            through_qtls.clone(),
+            Induction::default(),
+            qtls(QtlsStatus::Active),
+        );
+        assert_eq!(active.qts_date(), NaiveDate::from_ymd_opt(2015, 1, 1));
+        assert!(active.qts_only_through_qtls());
+        let effect = active.induction_in_effect();
+        assert_eq!(
+            (effect.status, effect.exemption_reasons),
+            (InductionStatus::Exempt, vec![ExemptionReason::Qtls])
+        );
+        let expired = whole(
+            through_qtls,
+            Induction {
+                status: InductionStatus::Exempt,
+                exemption_reasons: vec![ExemptionReason::Qtls],
+                ..Induction::default()
+            },
+            qtls(QtlsStatus::Expired),
+        );
+        assert_eq!(expired.qts_date(), None);
+        assert_eq!(expired.induction_in_effect().status, InductionStatus::None);
+        // QTS by its own route too: the lapsed QTLS exemption leaves induction required.
+        let mut both = expired.clone();
+        both.statuses
+            .push(held(StatusType::Qts, Route::HigherEducation, 2010));
+        assert_eq!(
+            both.induction_in_effect().status,
+            InductionStatus::RequiredToComplete
+        );
+        assert!(!both.qts_only_through_qtls());
+    }
+
+    #[test]
+    fn a_failed_induction_is_never_overridden_by_qtls() {
+        let failed = Induction {
+            status: InductionStatus::Failed,
+            start: NaiveDate::from_ymd_opt(2010, 9, 1),
+            completed: NaiveDate::from_ymd_opt(2011, 7, 1),
+            ..Induction::default()
+        };
+        let t = whole(
+            vec![held(StatusType::Qts, Route::HigherEducation, 2010)],
+            failed,
+            qtls(QtlsStatus::Active),
+        );
+        assert_eq!(t.induction_in_effect().status, InductionStatus::Failed);
+        assert_eq!(t.qts_date(), NaiveDate::from_ymd_opt(2010, 7, 1));
+    }
+
+    #[test]
+    fn a_death_closes_the_record_but_never_before_the_birth() {
+        let mut person = teacher();
+        let error = person
+            .deceased(
+                "date_of_death",
+                NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(),
+            )
+            .unwrap_err();
+        assert_eq!(error.field, "date_of_death");
+        assert_eq!(person.status, PersonStatus::Active);
+        let died = NaiveDate::from_ymd_opt(2026, 2, 3).unwrap();
+        person.deceased("date_of_death", died).unwrap();
+        assert_eq!(
+            (person.status, person.date_of_death),
+            (PersonStatus::Deactivated, Some(died))
+        );
+        let today = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        assert!(parse_date_of_death("d", "2026-11-30", today).is_err());
+        assert!(parse_date_of_death("d", "", today).is_err());
+    }
 
     fn teacher() -> Person {
         Person {

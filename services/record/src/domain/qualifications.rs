@@ -6,8 +6,8 @@ use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::FieldViolation;
 
 use super::enums::{
-    ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, Route, RouteStatus,
-    StatusType,
+    DegreeType, ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, QtlsStatus,
+    Route, RouteStatus, StatusType,
 };
 use portal_common::checks::{Checker, Use};
 
@@ -41,6 +41,228 @@ pub struct ProfessionalStatus {
     pub awarded: Option<NaiveDate>,
     /// Answered exactly when the status is held.
     pub exempt_from_induction: Option<bool>,
+    /// The initial teacher training behind it, when recorded.
+    pub training: Option<Training>,
+}
+
+/// A subject of initial teacher training: its HECoS code and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingSubject {
+    pub code: String,
+    pub name: String,
+}
+
+/// Initial teacher training: provider, subjects, ages, dates, award and country.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Training {
+    pub provider_name: String,
+    pub provider_ukprn: Option<String>,
+    /// At most [`Training::MAX_SUBJECTS`].
+    pub subjects: Vec<TrainingSubject>,
+    /// Youngest and oldest age trained for, 0 to 19.
+    pub age_range: Option<(u8, u8)>,
+    pub start: Option<NaiveDate>,
+    pub end: Option<NaiveDate>,
+    pub degree_type: Option<DegreeType>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+}
+
+/// ISO 3166-1 alpha-2 codes in use, two letters each.
+const COUNTRIES: &str = "ADAEAFAGAIALAMAOAQARASATAUAWAXAZBABBBDBEBFBGBHBIBJBLBMBNBOBQBRBSBTBVBWBYBZ\
+CACCCDCFCGCHCICKCLCMCNCOCRCUCVCWCXCYCZDEDJDKDMDODZECEEEGEHERESETFIFJFKFMFOFRGAGBGDGEGFGGGHGIGLGMGN\
+GPGQGRGSGTGUGWGYHKHMHNHRHTHUIDIEILIMINIOIQIRISITJEJMJOJPKEKGKHKIKMKNKPKRKWKYKZLALBLCLILKLRLSLTLULV\
+LYMAMCMDMEMFMGMHMKMLMMMNMOMPMQMRMSMTMUMVMWMXMYMZNANCNENFNGNINLNONPNRNUNZOMPAPEPFPGPHPKPLPMPNPRPSPT\
+PWPYQARERORSRURWSASBSCSDSESGSHSISJSKSLSMSNSOSRSSSTSVSXSYSZTCTDTFTGTHTJTKTLTMTNTOTRTTTVTWTZUAUGUMUS\
+UYUZVAVCVEVGVIVNVUWFWSYEYTZAZMZW";
+
+fn is_country(code: &str) -> bool {
+    code.len() == 2
+        && code.bytes().all(|b| b.is_ascii_uppercase())
+        && COUNTRIES
+            .as_bytes()
+            .chunks(2)
+            .any(|pair| pair == code.as_bytes())
+}
+
+impl Training {
+    pub const MAX_SUBJECTS: usize = 3;
+
+    pub fn parse(
+        parent: &str,
+        input: &pb::InitialTeacherTraining,
+        today: NaiveDate,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let mut c = Checker::new(parent, today);
+        let provider_name = c.text("provider_name", &input.provider_name, MAX_TEXT, false);
+        if provider_name.is_empty() {
+            c.fail("provider_name", "is required");
+        }
+        let ukprn = input.provider_ukprn.trim();
+        let ukprn_ok = ukprn.len() == 8 && ukprn.bytes().all(|b| b.is_ascii_digit());
+        if !ukprn.is_empty() && !ukprn_ok {
+            c.fail("provider_ukprn", "must be 8 digits");
+        }
+        if input.subjects.len() > Self::MAX_SUBJECTS {
+            c.fail("subjects", "at most 3 subjects");
+        }
+        let mut subjects = Vec::new();
+        for (i, subject) in input.subjects.iter().enumerate().take(Self::MAX_SUBJECTS) {
+            let code = subject.code.trim();
+            if !(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())) {
+                c.fail(
+                    &format!("subjects[{i}].code"),
+                    "must be a 6-digit HECoS code",
+                );
+            }
+            let name = c.text(
+                &format!("subjects[{i}].name"),
+                &subject.name,
+                MAX_TEXT,
+                false,
+            );
+            if name.is_empty() {
+                c.fail(&format!("subjects[{i}].name"), "is required");
+            }
+            subjects.push(TrainingSubject {
+                code: code.to_owned(),
+                name,
+            });
+        }
+        let age = |value: Option<i32>| value.map(|v| u8::try_from(v).ok().filter(|v| *v <= 19));
+        let age_range = match (age(input.age_range_from), age(input.age_range_to)) {
+            (None, None) => None,
+            (Some(Some(from)), Some(Some(to))) if from <= to => Some((from, to)),
+            (Some(Some(_)), Some(Some(_))) => {
+                c.fail("age_range_to", "must not be below age_range_from");
+                None
+            }
+            (from, to) => {
+                for (field, value) in [("age_range_from", from), ("age_range_to", to)] {
+                    if !matches!(value, Some(Some(_))) {
+                        c.fail(
+                            field,
+                            "must be an age from 0 to 19, given with the other end of the range",
+                        );
+                    }
+                }
+                None
+            }
+        };
+        let start = c.date("start_date", &input.start_date);
+        // A course may end after today: the end date is not held to the past.
+        let end = if input.end_date.trim().is_empty() {
+            None
+        } else {
+            let end = portal_common::values::parse_date("end_date", &input.end_date).ok();
+            if end.is_none() {
+                c.fail("end_date", "must be a date, YYYY-MM-DD");
+            }
+            end
+        };
+        c.ordered("end_date", start, end);
+        let degree_type = if input.degree_type == 0 {
+            None
+        } else {
+            let degree = DegreeType::from_proto(input.degree_type);
+            if degree.is_none() {
+                c.fail("degree_type", "must be a degree type");
+            }
+            degree
+        };
+        let country = input.country.trim();
+        if !country.is_empty() && !is_country(country) {
+            c.fail("country", "must be an ISO 3166-1 alpha-2 code such as GB");
+        }
+        if !c.is_ok() {
+            return Err(c.violations());
+        }
+        Ok(Self {
+            provider_name,
+            provider_ukprn: (!ukprn.is_empty()).then(|| ukprn.to_owned()),
+            subjects,
+            age_range,
+            start,
+            end,
+            degree_type,
+            country: (!country.is_empty()).then(|| country.to_owned()),
+        })
+    }
+
+    pub fn to_proto(&self) -> pb::InitialTeacherTraining {
+        let date = |d: Option<NaiveDate>| {
+            d.map(portal_common::values::format_date)
+                .unwrap_or_default()
+        };
+        pb::InitialTeacherTraining {
+            provider_name: self.provider_name.clone(),
+            provider_ukprn: self.provider_ukprn.clone().unwrap_or_default(),
+            subjects: self
+                .subjects
+                .iter()
+                .map(|s| pb::TrainingSubject {
+                    code: s.code.clone(),
+                    name: s.name.clone(),
+                })
+                .collect(),
+            age_range_from: self.age_range.map(|(from, _)| i32::from(from)),
+            age_range_to: self.age_range.map(|(_, to)| i32::from(to)),
+            start_date: date(self.start),
+            end_date: date(self.end),
+            degree_type: self.degree_type.map_or(0, |d| d.to_proto().into()),
+            country: self.country.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// A teacher's QTLS: its status and when it was awarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Qtls {
+    pub status: QtlsStatus,
+    pub awarded: Option<NaiveDate>,
+}
+
+impl Default for Qtls {
+    fn default() -> Self {
+        Self {
+            status: QtlsStatus::None,
+            awarded: None,
+        }
+    }
+}
+
+impl Qtls {
+    /// A SetQtlsStatus request: NONE without a date, ACTIVE and EXPIRED with the award date.
+    pub fn parse(
+        input: &pb::SetQtlsStatusRequest,
+        today: NaiveDate,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let mut c = Checker::new("", today);
+        let status = c.choice("qtls_status", QtlsStatus::from_proto(input.qtls_status));
+        let awarded = c.date("awarded_date", &input.awarded_date);
+        if let Some(status) = status {
+            let (usage, why) = if status == QtlsStatus::None {
+                (Use::Forbidden, "without QTLS")
+            } else {
+                (Use::Required, "for QTLS active or expired")
+            };
+            c.presence(
+                "awarded_date",
+                !input.awarded_date.trim().is_empty(),
+                usage,
+                why,
+            );
+        }
+        match status {
+            Some(status) if c.is_ok() => Ok(Self { status, awarded }),
+            _ => Err(c.violations()),
+        }
+    }
+
+    /// QTLS with SET membership active: it confers QTS and exempts from induction.
+    pub fn is_active(self) -> bool {
+        self.status == QtlsStatus::Active
+    }
 }
 
 impl ProfessionalStatus {
@@ -85,13 +307,21 @@ impl ProfessionalStatus {
             }
         }
         match (kind, route, status) {
-            (Some(kind), Some(route), Some(status)) if c.is_ok() => Ok(Self {
-                kind,
-                route,
-                status,
-                awarded,
-                exempt_from_induction: input.exempt_from_induction,
-            }),
+            (Some(kind), Some(route), Some(status)) if c.is_ok() => {
+                let training = input
+                    .training
+                    .as_ref()
+                    .map(|training| Training::parse(&c.path("training"), training, today))
+                    .transpose()?;
+                Ok(Self {
+                    kind,
+                    route,
+                    status,
+                    awarded,
+                    exempt_from_induction: input.exempt_from_induction,
+                    training,
+                })
+            }
             _ => Err(c.violations()),
         }
     }
@@ -101,9 +331,15 @@ impl ProfessionalStatus {
         self.status == RouteStatus::Holds
     }
 
-    /// Whether this is a held qualified teacher status (QTS itself, or QTLS, which confers it).
-    pub fn confers_qts(&self) -> bool {
-        self.is_held() && matches!(self.kind, StatusType::Qts | StatusType::Qtls)
+    /// Whether this is a held qualified teacher status: QTS itself, or QTLS, which confers it
+    /// only while SET membership is active (`qtls`).
+    pub fn confers_qts(&self, qtls: Qtls) -> bool {
+        self.is_held()
+            && match self.kind {
+                StatusType::Qts => true,
+                StatusType::Qtls => qtls.is_active(),
+                _ => false,
+            }
     }
 }
 
@@ -233,8 +469,10 @@ impl Induction {
         &self,
         parent: &str,
         statuses: &[ProfessionalStatus],
+        qtls: Qtls,
     ) -> Result<(), FieldViolation> {
-        if self.requires_qts() && !statuses.iter().any(ProfessionalStatus::confers_qts) {
+        let qts = qtls.is_active() || statuses.iter().any(|s| s.confers_qts(qtls));
+        if self.requires_qts() && !qts {
             return Err(FieldViolation::new(
                 format!("{parent}.status"),
                 "needs qualified teacher status on the record",
@@ -245,8 +483,8 @@ impl Induction {
 
     /// The induction that follows the award of `status`, when the award decides it: QTS or
     /// QTLS first held makes induction required, or exempt where the route gives the reason.
-    pub fn after_award(&self, status: &ProfessionalStatus) -> Option<Self> {
-        if self.status != InductionStatus::None || !status.confers_qts() {
+    pub fn after_award(&self, status: &ProfessionalStatus, qtls: Qtls) -> Option<Self> {
+        if self.status != InductionStatus::None || !status.confers_qts(qtls) {
             return None;
         }
         let exempt_reason = match (status.exempt_from_induction, status.route) {
@@ -417,6 +655,87 @@ impl Mq {
 mod tests {
     use super::*;
 
+    #[test]
+    fn training_is_checked_part_by_part() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        let good = pb::InitialTeacherTraining {
+            provider_name: "University of Leeds".into(),
+            provider_ukprn: "10007795".into(),
+            subjects: vec![pb::TrainingSubject {
+                code: "100403".into(),
+                name: "mathematics".into(),
+            }],
+            age_range_from: Some(0),
+            age_range_to: Some(19),
+            start_date: "2025-09-01".into(),
+            // A course may end after today.
+            end_date: "2027-06-30".into(),
+            degree_type: pb::DegreeType::TeacherDegreeApprenticeship.into(),
+            country: "GB".into(),
+        };
+        let training = Training::parse("t", &good, today).unwrap();
+        assert_eq!(training.to_proto(), good);
+        let only_a_provider = pb::InitialTeacherTraining {
+            provider_name: "SCITT".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            Training::parse("t", &only_a_provider, today)
+                .unwrap()
+                .to_proto(),
+            only_a_provider
+        );
+        let fields = |input: pb::InitialTeacherTraining| -> Vec<String> {
+            Training::parse("t", &input, today)
+                .unwrap_err()
+                .into_iter()
+                .map(|v| v.field)
+                .collect()
+        };
+        assert_eq!(
+            fields(pb::InitialTeacherTraining {
+                age_range_to: None,
+                ..good.clone()
+            }),
+            ["t.age_range_to"]
+        );
+        assert_eq!(
+            fields(pb::InitialTeacherTraining {
+                age_range_to: Some(20),
+                ..good.clone()
+            }),
+            ["t.age_range_to"]
+        );
+        assert_eq!(
+            fields(pb::InitialTeacherTraining {
+                country: "gb".into(),
+                ..good.clone()
+            }),
+            ["t.country"]
+        );
+        assert_eq!(
+            fields(pb::InitialTeacherTraining {
+                country: "UK".into(),
+                ..good.clone()
+            }),
+            ["t.country"]
+        );
+        assert_eq!(
+            fields(pb::InitialTeacherTraining {
+                degree_type: 99,
+                ..good.clone()
+            }),
+            ["t.degree_type"]
+        );
+        assert_eq!(
+            fields(pb::InitialTeacherTraining {
+                start_date: "2028-01-01".into(),
+                ..good
+            }),
+            ["t.start_date"]
+        );
+    }
+
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
     }
@@ -427,6 +746,7 @@ mod tests {
 
     fn qts(status: pb::RouteStatus, awarded: &str, exempt: Option<bool>) -> pb::ProfessionalStatus {
         pb::ProfessionalStatus {
+            training: None,
             r#type: pb::ProfessionalStatusType::Qts.into(),
             route: pb::Route::HigherEducation.into(),
             status: status.into(),
@@ -661,18 +981,24 @@ mod tests {
         .unwrap();
         assert_eq!(
             in_progress
-                .check_against("induction", &[])
+                .check_against("induction", &[], Qtls::default())
                 .unwrap_err()
                 .field,
             "induction.status"
         );
-        assert!(in_progress.check_against("induction", &held_qts()).is_ok());
+        assert!(
+            in_progress
+                .check_against("induction", &held_qts(), Qtls::default())
+                .is_ok()
+        );
         let training = vec![
             ProfessionalStatus::parse("s", &qts(pb::RouteStatus::InTraining, "", None), today())
                 .unwrap(),
         ];
         assert!(
-            in_progress.check_against("induction", &training).is_err(),
+            in_progress
+                .check_against("induction", &training, Qtls::default())
+                .is_err(),
             "QTS in training is not QTS"
         );
         let exempt = Induction {
@@ -680,8 +1006,16 @@ mod tests {
             exemption_reasons: vec![ExemptionReason::RegisteredInScotland],
             ..Induction::default()
         };
-        assert!(exempt.check_against("induction", &[]).is_ok());
-        assert!(Induction::default().check_against("induction", &[]).is_ok());
+        assert!(
+            exempt
+                .check_against("induction", &[], Qtls::default())
+                .is_ok()
+        );
+        assert!(
+            Induction::default()
+                .check_against("induction", &[], Qtls::default())
+                .is_ok()
+        );
     }
 
     #[test]
@@ -689,16 +1023,20 @@ mod tests {
         let none = Induction::default();
         let awarded = held_qts().remove(0);
         assert_eq!(
-            none.after_award(&awarded).unwrap().status,
+            none.after_award(&awarded, Qtls::default()).unwrap().status,
             InductionStatus::RequiredToComplete
         );
+        let active = Qtls {
+            status: QtlsStatus::Active,
+            awarded: Some(NaiveDate::from_ymd_opt(2019, 1, 1).unwrap()),
+        };
         let qtls = ProfessionalStatus {
             kind: StatusType::Qtls,
             route: Route::QtlsSetMembership,
             exempt_from_induction: Some(true),
             ..awarded.clone()
         };
-        let exempt = none.after_award(&qtls).unwrap();
+        let exempt = none.after_award(&qtls, active).unwrap();
         assert_eq!(
             (exempt.status, exempt.exemption_reasons),
             (InductionStatus::Exempt, vec![ExemptionReason::Qtls])
@@ -708,7 +1046,7 @@ mod tests {
             ..Induction::default()
         };
         assert_eq!(
-            passed.after_award(&awarded),
+            passed.after_award(&awarded, Qtls::default()),
             None,
             "a decided induction stays"
         );
@@ -716,7 +1054,7 @@ mod tests {
             kind: StatusType::Eyts,
             ..awarded
         };
-        assert_eq!(none.after_award(&eyts), None);
+        assert_eq!(none.after_award(&eyts, Qtls::default()), None);
     }
 
     #[test]

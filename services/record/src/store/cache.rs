@@ -171,6 +171,7 @@ mod tests {
             npqs: Vec::new(),
             mqs: Vec::new(),
             alerts: Vec::new(),
+            qtls: crate::domain::Qtls::default(),
         })
     }
 

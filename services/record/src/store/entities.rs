@@ -47,6 +47,8 @@ pub mod person {
         pub induction_start_date: Option<Date>,
         pub induction_completed_date: Option<Date>,
         pub date_of_death: Option<Date>,
+        pub qtls_status: String,
+        pub qtls_awarded_date: Option<Date>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -116,6 +118,22 @@ pub mod professional_status {
         pub route_status: String,
         pub awarded_date: Option<Date>,
         pub exempt_from_induction: Option<bool>,
+        /// Initial teacher training, when recorded (the provider's name is then set); up to
+        /// three subjects in numbered columns, as HESA's ITT record has them.
+        pub training_provider_name: Option<String>,
+        pub training_provider_ukprn: Option<String>,
+        pub training_subject1_code: Option<String>,
+        pub training_subject1_name: Option<String>,
+        pub training_subject2_code: Option<String>,
+        pub training_subject2_name: Option<String>,
+        pub training_subject3_code: Option<String>,
+        pub training_subject3_name: Option<String>,
+        pub training_age_from: Option<i16>,
+        pub training_age_to: Option<i16>,
+        pub training_start_date: Option<Date>,
+        pub training_end_date: Option<Date>,
+        pub training_degree_type: Option<String>,
+        pub training_country: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,9 +11,10 @@ use super::entities::{
 };
 use crate::domain::{
     Alert, AlertCatalogue, AlertType, AuditEvent, ChangeKind, ChangeRequest, ChangeStatus,
-    ContactDetails, ExemptionReason, Held, Induction, InductionPeriod, InductionStatus, Mq,
-    MqSpecialism, MqStatus, NewAlert, NewRecord, Npq, NpqType, Person, PersonStatus, PreviousName,
-    ProfessionalStatus, Route, RouteStatus, StatusType, Teacher,
+    ContactDetails, DegreeType, ExemptionReason, Held, Induction, InductionPeriod, InductionStatus,
+    Mq, MqSpecialism, MqStatus, NewAlert, NewRecord, Npq, NpqType, Person, PersonStatus,
+    PreviousName, ProfessionalStatus, Qtls, QtlsStatus, Route, RouteStatus, StatusType, Teacher,
+    Training, TrainingSubject,
 };
 use crate::error::Error;
 
@@ -129,6 +130,7 @@ pub fn teacher(
                 )?,
                 awarded: s.awarded_date,
                 exempt_from_induction: s.exempt_from_induction,
+                training: training(&s)?,
             })
         })
         .collect::<Result<_, Error>>()?;
@@ -222,6 +224,16 @@ pub fn teacher(
             })
         })
         .collect::<Result<_, Error>>()?;
+    let qtls = Qtls {
+        status: stored(
+            QtlsStatus::from_stored,
+            &row.qtls_status,
+            "person",
+            row.id,
+            "qtls_status",
+        )?,
+        awarded: row.qtls_awarded_date,
+    };
     Ok(Teacher {
         person,
         statuses,
@@ -229,6 +241,7 @@ pub fn teacher(
         npqs,
         mqs,
         alerts,
+        qtls,
     })
 }
 
@@ -257,6 +270,8 @@ pub fn new_person(record: &NewRecord, trn: Trn, now: DateTime<Utc>) -> person::A
         induction_start_date: Set(record.induction.start),
         induction_completed_date: Set(record.induction.completed),
         date_of_death: Set(None),
+        qtls_status: Set(record.qtls.status.as_str().to_owned()),
+        qtls_awarded_date: Set(record.qtls.awarded),
     }
 }
 
@@ -301,6 +316,8 @@ pub fn professional_status(
     person_id: i64,
     status: &ProfessionalStatus,
 ) -> professional_status::ActiveModel {
+    let training = status.training.as_ref();
+    let subject = |n: usize| training.and_then(|t| t.subjects.get(n));
     professional_status::ActiveModel {
         id: NotSet,
         person_id: Set(person_id),
@@ -309,6 +326,88 @@ pub fn professional_status(
         route_status: Set(status.status.as_str().to_owned()),
         awarded_date: Set(status.awarded),
         exempt_from_induction: Set(status.exempt_from_induction),
+        training_provider_name: Set(training.map(|t| t.provider_name.clone())),
+        training_provider_ukprn: Set(training.and_then(|t| t.provider_ukprn.clone())),
+        training_subject1_code: Set(subject(0).map(|s| s.code.clone())),
+        training_subject1_name: Set(subject(0).map(|s| s.name.clone())),
+        training_subject2_code: Set(subject(1).map(|s| s.code.clone())),
+        training_subject2_name: Set(subject(1).map(|s| s.name.clone())),
+        training_subject3_code: Set(subject(2).map(|s| s.code.clone())),
+        training_subject3_name: Set(subject(2).map(|s| s.name.clone())),
+        training_age_from: Set(training
+            .and_then(|t| t.age_range)
+            .map(|(from, _)| i16::from(from))),
+        training_age_to: Set(training
+            .and_then(|t| t.age_range)
+            .map(|(_, to)| i16::from(to))),
+        training_start_date: Set(training.and_then(|t| t.start)),
+        training_end_date: Set(training.and_then(|t| t.end)),
+        training_degree_type: Set(training
+            .and_then(|t| t.degree_type)
+            .map(|d| d.as_str().to_owned())),
+        training_country: Set(training.and_then(|t| t.country.clone())),
+    }
+}
+
+/// The initial teacher training of a stored status: none when no provider is recorded.
+fn training(row: &professional_status::Model) -> Result<Option<Training>, Error> {
+    let Some(provider_name) = row.training_provider_name.clone() else {
+        return Ok(None);
+    };
+    let table = "professional_status";
+    let subjects = [
+        (&row.training_subject1_code, &row.training_subject1_name),
+        (&row.training_subject2_code, &row.training_subject2_name),
+        (&row.training_subject3_code, &row.training_subject3_name),
+    ]
+    .into_iter()
+    .filter_map(|(code, name)| Some((code.clone()?, name.clone().unwrap_or_default())))
+    .map(|(code, name)| TrainingSubject { code, name })
+    .collect();
+    let age = |value: Option<i16>, column: &str| {
+        value
+            .map(|v| u8::try_from(v).map_err(|_| corrupt(table, row.id, column)))
+            .transpose()
+    };
+    let age_range = match (
+        age(row.training_age_from, "training_age_from")?,
+        age(row.training_age_to, "training_age_to")?,
+    ) {
+        (Some(from), Some(to)) => Some((from, to)),
+        _ => None,
+    };
+    let degree_type = row
+        .training_degree_type
+        .as_deref()
+        .map(|text| {
+            stored(
+                DegreeType::from_stored,
+                text,
+                table,
+                row.id,
+                "training_degree_type",
+            )
+        })
+        .transpose()?;
+    Ok(Some(Training {
+        provider_name,
+        provider_ukprn: row.training_provider_ukprn.clone(),
+        subjects,
+        age_range,
+        start: row.training_start_date,
+        end: row.training_end_date,
+        degree_type,
+        country: row.training_country.clone(),
+    }))
+}
+
+/// The QTLS columns of the row `id`.
+pub fn qtls_update(id: i64, qtls: Qtls) -> person::ActiveModel {
+    person::ActiveModel {
+        id: Set(id),
+        qtls_status: Set(qtls.status.as_str().to_owned()),
+        qtls_awarded_date: Set(qtls.awarded),
+        ..Default::default()
     }
 }
 

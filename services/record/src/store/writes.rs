@@ -12,7 +12,7 @@ use super::entities::{alert, induction_exemption, induction_period, person};
 use super::{AuditEntry, Store, TEACHER, insert_all, load, rows};
 use crate::domain::{
     AlertCloseError, AlertCorrection, AlertRemoval, Induction, Mq, NewAlert, Npq,
-    ProfessionalStatus, Teacher, TeacherUpdate,
+    ProfessionalStatus, Qtls, Teacher, TeacherUpdate,
 };
 use crate::error::Error;
 
@@ -89,7 +89,7 @@ impl Store {
             .check_new_status(status)
             .map_err(Error::FailedPrecondition)?;
         rows::professional_status(id, status).insert(&txn).await?;
-        if let Some(induction) = teacher.induction.after_award(status) {
+        if let Some(induction) = teacher.induction.after_award(status, teacher.qtls) {
             write_induction(&txn, id, &induction).await?;
         }
         self.finish_change(txn, trn, audit).await
@@ -103,7 +103,7 @@ impl Store {
         audit: AuditEntry<'_>,
     ) -> Result<Teacher, Error> {
         let (txn, id, teacher) = self.begin_change(trn).await?;
-        induction.check_against("induction", &teacher.statuses)?;
+        induction.check_against("induction", &teacher.statuses, teacher.qtls)?;
         write_induction(&txn, id, induction).await?;
         self.finish_change(txn, trn, audit).await
     }
@@ -226,6 +226,18 @@ impl Store {
         );
         self.finish_change_noting(txn, trn, audit, Some(noted))
             .await
+    }
+    /// Sets the record's QTLS status and its award date.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "set_qtls"))]
+    pub async fn set_qtls(
+        &self,
+        trn: Trn,
+        qtls: Qtls,
+        audit: AuditEntry<'_>,
+    ) -> Result<Teacher, Error> {
+        let (txn, id, _) = self.begin_change(trn).await?;
+        rows::qtls_update(id, qtls).update(&txn).await?;
+        self.finish_change(txn, trn, audit).await
     }
     /// Closes the record of a teacher who has died: deactivated, with the date of death.
     #[tracing::instrument(name = "store", skip_all, fields(op = "set_deceased"))]
