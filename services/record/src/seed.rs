@@ -163,6 +163,34 @@ const MQ_PROVIDERS: &[&str] = &[
     "Mary Hare Training Services",
 ];
 
+/// Training providers and their UKPRNs (illustrative).
+const PROVIDERS: &[(&str, &str)] = &[
+    ("University of Leeds", "10007795"),
+    ("University of Manchester", "10007798"),
+    ("UCL Institute of Education", "10007784"),
+    ("Sheffield Hallam University", "10005790"),
+    ("Teach First", "10006709"),
+    ("Kent and Medway Training", "10043410"),
+    ("Bath Spa University", "10000571"),
+];
+
+/// HECoS subjects of teacher training.
+const SUBJECTS: &[(&str, &str)] = &[
+    ("100403", "mathematics"),
+    ("100425", "physics"),
+    ("100417", "chemistry"),
+    ("100346", "biology"),
+    ("100320", "English studies"),
+    ("100302", "history"),
+    ("100409", "geography"),
+    ("100511", "primary teaching"),
+    ("101410", "music education and teaching"),
+    ("100323", "French language"),
+];
+
+/// Age ranges teachers train for.
+const AGE_RANGES: &[(i32, i32)] = &[(3, 7), (5, 11), (7, 14), (11, 16), (11, 18), (14, 19)];
+
 const QTS_ROUTES: &[i32] = &[
     pb::Route::HigherEducation as i32,
     pb::Route::HigherEducation as i32,
@@ -204,6 +232,10 @@ pub struct Draft {
     pub npqs: Vec<pb::NpqQualification>,
     pub mqs: Vec<pb::MandatoryQualification>,
     pub alerts: Vec<pb::Alert>,
+    /// QTLS, with the date it was awarded.
+    pub qtls: Option<(pb::QtlsStatus, NaiveDate)>,
+    /// A record closed on the teacher's death.
+    pub date_of_death: Option<NaiveDate>,
 }
 
 impl Draft {
@@ -258,8 +290,19 @@ impl Draft {
             .map(|s| ProfessionalStatus::parse("professional_status", s, today))
             .collect::<Result<_, _>>()?;
         let induction = Induction::parse("induction", &self.induction, today)?;
+        let qtls = match self.qtls {
+            Some((status, awarded)) => Qtls::parse(
+                &pb::SetQtlsStatusRequest {
+                    trn: String::new(),
+                    qtls_status: status.into(),
+                    awarded_date: text(awarded),
+                },
+                today,
+            )?,
+            None => Qtls::default(),
+        };
         induction
-            .check_against("induction", &statuses, Qtls::default())
+            .check_against("induction", &statuses, qtls)
             .map_err(|v| vec![v])?;
         Ok(NewRecord {
             name,
@@ -267,7 +310,7 @@ impl Draft {
             date_of_birth,
             nino,
             contact,
-            status: if self.deactivated {
+            status: if self.deactivated || self.date_of_death.is_some() {
                 PersonStatus::Deactivated
             } else {
                 PersonStatus::Active
@@ -289,7 +332,8 @@ impl Draft {
                 .iter()
                 .map(|a| NewAlert::parse("alert", a, catalogue, today))
                 .collect::<Result<_, _>>()?,
-            qtls: Qtls::default(),
+            qtls,
+            date_of_death: self.date_of_death,
         })
     }
 }
@@ -396,7 +440,52 @@ impl Generator {
             };
         }
         self.qualifications(&mut draft, adult);
+        // A few records are closed on a death.
+        if self.rng.random_bool(0.003) {
+            draft.date_of_death = Some(self.date_between(adult, REFERENCE_DATE));
+        }
         draft
+    }
+
+    /// The initial teacher training behind a status reached by `route`, ending on `ended`.
+    fn training(&mut self, route: i32, ended: NaiveDate) -> pb::InitialTeacherTraining {
+        let (provider_name, provider_ukprn) = *self.pick(PROVIDERS);
+        let subjects = (0..self.rng.random_range(1..=3))
+            .map(|_| {
+                let (code, name) = *self.pick(SUBJECTS);
+                pb::TrainingSubject {
+                    code: code.into(),
+                    name: name.into(),
+                }
+            })
+            .collect::<Vec<_>>();
+        let (from, to) = *self.pick(AGE_RANGES);
+        let degree = match pb::Route::try_from(route) {
+            Ok(pb::Route::TeacherDegreeApprenticeship) => {
+                pb::DegreeType::TeacherDegreeApprenticeship
+            }
+            Ok(pb::Route::AssessmentOnly) => pb::DegreeType::NoAcademicAward,
+            Ok(pb::Route::SchoolCentred) => pb::DegreeType::ProfessionalGraduateCertificate,
+            _ if self.rng.random_bool(0.3) => pb::DegreeType::BachelorsWithQts,
+            _ => pb::DegreeType::PostgraduateCertificate,
+        };
+        let country = if route == pb::Route::OverseasTrained as i32 {
+            *self.pick(&["IE", "AU", "NZ", "ES", "ZA", "US", "CA", "PL"])
+        } else {
+            "GB"
+        };
+        let started = ended.with_year(ended.year() - 1).unwrap_or(ended);
+        pb::InitialTeacherTraining {
+            provider_name: provider_name.into(),
+            provider_ukprn: provider_ukprn.into(),
+            subjects,
+            age_range_from: Some(from),
+            age_range_to: Some(to),
+            start_date: text(started),
+            end_date: text(ended),
+            degree_type: degree.into(),
+            country: country.into(),
+        }
     }
 
     fn qualifications(&mut self, draft: &mut Draft, adult: NaiveDate) {
@@ -415,9 +504,12 @@ impl Generator {
                 let route = *self.pick(QTS_ROUTES);
                 let exempt =
                     route == pb::Route::OverseasTrained as i32 && self.rng.random_bool(0.5);
+                let training = (route != pb::Route::WelshRecognition as i32)
+                    .then(|| self.training(route, awarded));
                 draft.statuses.push(pb::ProfessionalStatus {
                     awarded_date: text(awarded),
                     exempt_from_induction: Some(exempt),
+                    training,
                     ..status(
                         pb::ProfessionalStatusType::Qts,
                         route,
@@ -442,6 +534,13 @@ impl Generator {
                     exemption_reasons: vec![pb::InductionExemptionReason::Qtls.into()],
                     ..Default::default()
                 };
+                // Most keep their SET membership; some let it lapse.
+                let qtls = if self.rng.random_bool(0.8) {
+                    pb::QtlsStatus::Active
+                } else {
+                    pb::QtlsStatus::Expired
+                };
+                draft.qtls = Some((qtls, awarded));
             }
             84..=89 => {
                 let kind = if self.rng.random_bool(0.8) {
@@ -449,9 +548,11 @@ impl Generator {
                 } else {
                     pb::ProfessionalStatusType::Eyps
                 };
+                let training = self.training(pb::Route::HigherEducation as i32, awarded);
                 draft.statuses.push(pb::ProfessionalStatus {
                     awarded_date: text(awarded),
                     exempt_from_induction: Some(false),
+                    training: Some(training),
                     ..status(
                         kind,
                         pb::Route::HigherEducation as i32,
@@ -848,6 +949,13 @@ mod tests {
         // The whole spread is there.
         let share = |f: &dyn Fn(&NewRecord) -> bool| records.iter().filter(|r| f(r)).count();
         assert!(share(&|r| !r.previous_names.is_empty()) > 1000);
+        assert!(share(&|r| r.statuses.iter().any(|s| s.training.is_some())) > 50_000);
+        assert!(share(&|r| r.qtls.status == crate::domain::QtlsStatus::Active) > 1000);
+        assert!(share(&|r| r.qtls.status == crate::domain::QtlsStatus::Expired) > 100);
+        assert!(share(&|r| r.date_of_death.is_some()) > 100);
+        assert!(
+            share(&|r| r.date_of_death.is_some() && r.status != PersonStatus::Deactivated) == 0
+        );
         assert!(share(&|r| r.date_of_birth.is_none()) > 0);
         assert!(share(&|r| r.status == PersonStatus::Deactivated) > 0);
         assert!(share(&|r| !r.npqs.is_empty()) > 500);

@@ -49,6 +49,8 @@ pub struct NewRecord {
     pub mqs: Vec<Mq>,
     pub alerts: Vec<NewAlert>,
     pub qtls: Qtls,
+    /// Set on a record closed on the teacher's death (then deactivated).
+    pub date_of_death: Option<NaiveDate>,
 }
 
 impl NewRecord {
@@ -107,6 +109,7 @@ impl NewRecord {
             mqs: Vec::new(),
             alerts: Vec::new(),
             qtls: Qtls::default(),
+            date_of_death: None,
         }
     }
 }

@@ -269,7 +269,7 @@ pub fn new_person(record: &NewRecord, trn: Trn, now: DateTime<Utc>) -> person::A
         induction_status: Set(record.induction.status.as_str().to_owned()),
         induction_start_date: Set(record.induction.start),
         induction_completed_date: Set(record.induction.completed),
-        date_of_death: Set(None),
+        date_of_death: Set(record.date_of_death),
         qtls_status: Set(record.qtls.status.as_str().to_owned()),
         qtls_awarded_date: Set(record.qtls.awarded),
     }
