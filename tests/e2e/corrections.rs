@@ -25,28 +25,8 @@ async fn teacher(h: &Harness, admin: &str, first: &str, last: &str) -> pb::Teach
 }
 
 async fn employer(h: &Harness, admin: &str) -> String {
-    let created = h
-        .admin()
-        .create_client(authed(
-            pb::CreateClientRequest {
-                client_id: "corrections-employer".into(),
-                display_name: "Corrections Trust".into(),
-                roles: vec!["employer:check".into()],
-            },
-            admin,
-        ))
+    h.signed_in_client(admin, "corrections-employer", &["employer:check"])
         .await
-        .unwrap()
-        .into_inner();
-    h.auth()
-        .sign_in_client(pb::SignInClientRequest {
-            client_id: created.client_id,
-            client_secret: created.client_secret,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token
 }
 
 async fn check(h: &Harness, employer: &str, trn: &str) -> Result<pb::TeacherCheck, tonic::Status> {

@@ -43,29 +43,9 @@ async fn decomposed_and_composed(h: &Harness) {
             .await
             .expect("either form signs in");
     }
-    let employer = h
-        .admin()
-        .create_client(authed(
-            pb::CreateClientRequest {
-                client_id: "names-employer".into(),
-                display_name: "Names Trust".into(),
-                roles: vec!["employer:check".into()],
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
     let token = h
-        .auth()
-        .sign_in_client(pb::SignInClientRequest {
-            client_id: employer.client_id,
-            client_secret: employer.client_secret,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token;
+        .signed_in_client(&admin, "names-employer", &["employer:check"])
+        .await;
     let found = EmployerAccessClient::new(h.gateway.clone())
         .find_teachers(authed(
             pb::FindTeachersRequest {

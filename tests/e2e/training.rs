@@ -84,28 +84,8 @@ async fn teacher(h: &Harness, admin: &str, first: &str) -> pb::TeacherRecord {
 }
 
 async fn employer(h: &Harness, admin: &str) -> String {
-    let created = h
-        .admin()
-        .create_client(authed(
-            pb::CreateClientRequest {
-                client_id: "training-employer".into(),
-                display_name: "Training Trust".into(),
-                roles: vec!["employer:check".into()],
-            },
-            admin,
-        ))
+    h.signed_in_client(admin, "training-employer", &["employer:check"])
         .await
-        .unwrap()
-        .into_inner();
-    h.auth()
-        .sign_in_client(pb::SignInClientRequest {
-            client_id: created.client_id,
-            client_secret: created.client_secret,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token
 }
 
 async fn check(h: &Harness, employer: &str, trn: &str) -> pb::TeacherCheck {

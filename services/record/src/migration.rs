@@ -708,38 +708,29 @@ impl MigrationName for M0009Corrections {
 #[async_trait::async_trait]
 impl MigrationTrait for M0009Corrections {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // One column at a time: SQLite alters a table one column per statement.
-        let columns = [
-            ("persons", date_null("date_of_death")),
-            ("alerts", timestamp_with_time_zone_null("deleted_at")),
-            ("alerts", string_len_null("delete_reason", 500)),
-            ("audit_events", string_len_null("details", 1000)),
-        ];
-        for (table, mut column) in columns {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        add_columns(
+            manager,
+            vec![
+                ("persons", date_null("date_of_death")),
+                ("alerts", timestamp_with_time_zone_null("deleted_at")),
+                ("alerts", string_len_null("delete_reason", 500)),
+                ("audit_events", string_len_null("details", 1000)),
+            ],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, column) in [
-            ("persons", "date_of_death"),
-            ("alerts", "deleted_at"),
-            ("alerts", "delete_reason"),
-            ("audit_events", "details"),
-        ] {
-            manager
-                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_columns(
+            manager,
+            &[
+                ("persons", "date_of_death"),
+                ("alerts", "deleted_at"),
+                ("alerts", "delete_reason"),
+                ("audit_events", "details"),
+            ],
+        )
+        .await
     }
 }
 
@@ -801,18 +792,7 @@ impl MigrationTrait for M0010TrainingAndQtls {
                 string_len_null("training_country", 2),
             ),
         ]);
-        // One column at a time: SQLite alters a table one column per statement.
-        for (table, mut column) in columns {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        add_columns(manager, columns).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -838,13 +818,41 @@ impl MigrationTrait for M0010TrainingAndQtls {
         ] {
             columns.push(("professional_statuses", format!("training_{column}")));
         }
-        for (table, column) in columns {
-            manager
-                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
-                .await?;
-        }
-        Ok(())
+        let columns: Vec<(&str, &str)> = columns.iter().map(|(t, c)| (*t, c.as_str())).collect();
+        drop_columns(manager, &columns).await
     }
+}
+
+/// Adds columns one at a time: SQLite alters a table one column per statement.
+async fn add_columns(
+    manager: &SchemaManager<'_>,
+    columns: Vec<(&str, ColumnDef)>,
+) -> Result<(), DbErr> {
+    for (table, mut column) in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new(table))
+                    .add_column(&mut column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+async fn drop_columns(manager: &SchemaManager<'_>, columns: &[(&str, &str)]) -> Result<(), DbErr> {
+    for (table, column) in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new(*table))
+                    .drop_column(Alias::new(*column))
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// A table whose names are keyed: its key columns, each with the name (by its place among

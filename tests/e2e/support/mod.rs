@@ -238,6 +238,37 @@ impl Harness {
             .token
     }
 
+    /// A new client with `roles`, created by the admin and signed in: its session token.
+    pub async fn signed_in_client(
+        &self,
+        admin_token: &str,
+        client_id: &str,
+        roles: &[&str],
+    ) -> String {
+        let created = self
+            .admin()
+            .create_client(authed(
+                pb::CreateClientRequest {
+                    client_id: client_id.into(),
+                    display_name: format!("Client {client_id}"),
+                    roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                },
+                admin_token,
+            ))
+            .await
+            .expect("client created")
+            .into_inner();
+        self.auth()
+            .sign_in_client(pb::SignInClientRequest {
+                client_id: created.client_id,
+                client_secret: created.client_secret,
+            })
+            .await
+            .expect("client signs in")
+            .into_inner()
+            .token
+    }
+
     pub async fn create_teacher(
         &self,
         admin_token: &str,

@@ -151,11 +151,7 @@ impl Store {
         audit: AuditEntry<'_>,
     ) -> Result<Teacher, Error> {
         let (txn, _, teacher) = self.begin_change(trn).await?;
-        let held = teacher
-            .alerts
-            .iter()
-            .find(|a| a.id == alert_id)
-            .ok_or(Error::NotFound("alert"))?;
+        let held = held_alert(&teacher, alert_id)?;
         held.check_close("end_date", end).map_err(|e| match e {
             AlertCloseError::AlreadyClosed => {
                 Error::FailedPrecondition("the alert is already closed")
@@ -180,11 +176,7 @@ impl Store {
         audit: AuditEntry<'_>,
     ) -> Result<Teacher, Error> {
         let (txn, _, teacher) = self.begin_change(trn).await?;
-        let held = teacher
-            .alerts
-            .iter()
-            .find(|a| a.id == correction.alert_id)
-            .ok_or(Error::NotFound("alert"))?;
+        let held = held_alert(&teacher, correction.alert_id)?;
         let corrected = held.corrected(correction)?;
         alert::ActiveModel {
             id: Set(corrected.id),
@@ -207,11 +199,7 @@ impl Store {
         audit: AuditEntry<'_>,
     ) -> Result<Teacher, Error> {
         let (txn, _, teacher) = self.begin_change(trn).await?;
-        let held = teacher
-            .alerts
-            .iter()
-            .find(|a| a.id == removal.alert_id)
-            .ok_or(Error::NotFound("alert"))?;
+        let held = held_alert(&teacher, removal.alert_id)?;
         alert::ActiveModel {
             id: Set(held.id),
             deleted_at: Set(Some(Utc::now())),
@@ -254,6 +242,15 @@ impl Store {
             .await?;
         self.finish_change(txn, trn, audit).await
     }
+}
+
+/// The alert `id` of the record, or NOT_FOUND.
+fn held_alert(teacher: &Teacher, id: i64) -> Result<&crate::domain::Alert, Error> {
+    teacher
+        .alerts
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or(Error::NotFound("alert"))
 }
 
 /// A merge target must be another record that is not itself merged.
