@@ -13,7 +13,8 @@ use portal_common::values::{Trn, parse_date};
 use portal_record::domain::{
     AlertCatalogue, AlertCorrection, AlertRemoval, ChangeStatus, ContactDetails, Decision,
     Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, Qtls,
-    SignInDetails, TeacherUpdate, TrnQuery, parse_close_date, parse_date_of_death,
+    Resolution, SignInDetails, TeacherUpdate, TrnQuery, TrnRequestInput, TrnRequestStatus,
+    parse_close_date, parse_date_of_death, parse_request_id,
 };
 use prost::Message;
 
@@ -282,6 +283,24 @@ const CHECKS: &[Check] = &[
     },
     |bytes| check(AlertRemoval::parse(&decode!(pb::DeleteAlertRequest, bytes))),
     |bytes| check(Qtls::parse(&decode!(pb::SetQtlsStatusRequest, bytes), today())),
+    |bytes| {
+        check(TrnRequestInput::parse(
+            &decode!(pb::CreateTrnRequestRequest, bytes),
+            today(),
+        ))
+    },
+    |bytes| {
+        let m = decode!(pb::GetTrnRequestRequest, bytes);
+        check_one(parse_request_id("request_id", &m.request_id));
+    },
+    |bytes| {
+        let m = decode!(pb::ListTrnRequestsRequest, bytes);
+        let filter = TrnRequestStatus::from_proto(m.status)
+            .map(TrnRequestStatus::as_str)
+            .unwrap_or_default();
+        paging(m.page_size, &m.page_token, filter);
+    },
+    |bytes| check(Resolution::parse(&decode!(pb::ResolveTrnRequestRequest, bytes)).map(drop)),
     |bytes| {
         let m = decode!(pb::SetDeceasedRequest, bytes);
         check_one(Trn::parse("trn", &m.trn));

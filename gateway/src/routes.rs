@@ -272,6 +272,30 @@ pub const ROUTES: &[Route] = &[
         Role(ClientRole::RecordsWrite),
         Forward(Record),
     ),
+    route(
+        Administration,
+        "CreateTrnRequest",
+        Role(ClientRole::RecordsWrite),
+        Forward(Record),
+    ),
+    read(
+        Administration,
+        "GetTrnRequest",
+        Role(ClientRole::RecordsWrite),
+        Forward(Record),
+    ),
+    read(
+        Administration,
+        "ListTrnRequests",
+        Role(ClientRole::RecordsWrite),
+        Forward(Record),
+    ),
+    route(
+        Administration,
+        "ResolveTrnRequest",
+        Role(ClientRole::RecordsWrite),
+        Forward(Record),
+    ),
     read(
         Administration,
         "GetTeacher",

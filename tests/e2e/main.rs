@@ -31,4 +31,5 @@ mod slice;
 mod stores;
 mod tls;
 mod training;
+mod trn_requests;
 mod verification;

@@ -225,8 +225,9 @@ impl NamePart {
 /// runs of them as one ("Mary-Jane" is "Mary Jane"), curly apostrophes and backticks as `'`,
 /// case folded (Unicode).
 pub fn normalise_name(input: &str) -> String {
+    // Composed first: some characters compose to one mapped below (U+1FEF to a backtick).
     let unified: String = input
-        .chars()
+        .nfc()
         .map(|c| match c {
             '\u{2018}' | '\u{2019}' | '\u{02BC}' | '\u{2032}' | '`' | '\u{00B4}' => '\'',
             '-' | '\u{2010}' | '\u{2011}' => ' ',
@@ -439,6 +440,8 @@ mod tests {
         assert_eq!(normalise_name("van  der   Berg"), "van der berg");
         assert_eq!(normalise_name("Mary-Jane"), normalise_name("mary  jane"));
         assert_eq!(normalise_name("Smith - Jones"), "smith jones");
+        // Found by the property below: Greek varia composes to a backtick.
+        assert_eq!(normalise_name("O\u{1FEF}Brien"), "o'brien");
     }
 
     #[test]

@@ -51,6 +51,27 @@ fn file_name(entitlement: &Entitlement, trn: &str) -> String {
 /// letters the fonts have, fits at the last).
 const NAME_SIZES: [f32; 8] = [22.0, 18.0, 15.0, 12.0, 10.0, 8.0, 7.0, 6.0];
 
+/// How a document is set to fit one page: the holder's name's size, and the space between
+/// blocks (halved, with the smallest names, for a letter that lists much).
+#[derive(Debug, Clone, Copy)]
+struct Fit {
+    name_size: f32,
+    spacing: f32,
+}
+
+/// Every way of setting a document, tried in turn until it fits one page.
+fn fits() -> impl Iterator<Item = Fit> {
+    let roomy = NAME_SIZES.into_iter().map(|name_size| Fit {
+        name_size,
+        spacing: 1.0,
+    });
+    let tight = [6.0, 5.0].into_iter().map(|name_size| Fit {
+        name_size,
+        spacing: 0.5,
+    });
+    roomy.chain(tight)
+}
+
 /// Makes the document `entitlement` describes for `record`, carrying `code`.
 pub fn make(
     fonts: &Fonts,
@@ -62,8 +83,8 @@ pub fn make(
     let name = full_name(record);
     let title = entitlement.title();
     let mut pages = Vec::new();
-    for name_size in NAME_SIZES {
-        pages = compose(fonts, record, entitlement, &name, code, issued, name_size);
+    for fit in fits() {
+        pages = compose(fonts, record, entitlement, &name, code, issued, fit);
         if pages.len() == 1 {
             break;
         }
@@ -92,9 +113,10 @@ fn compose(
     name: &str,
     code: &str,
     issued: DateTime<Utc>,
-    name_size: f32,
+    fit: Fit,
 ) -> Vec<Vec<pdf::Mark>> {
-    let mut page = Composer::new(fonts);
+    let name_size = fit.name_size;
+    let mut page = Composer::new(fonts).spaced(fit.spacing);
     match entitlement {
         Entitlement::QualificationsLetter => letter(&mut page, record, name, issued, name_size),
         certificate => certificate_body(&mut page, record, certificate, name, name_size),
@@ -319,13 +341,18 @@ fn training_words(training: &pb::InitialTeacherTraining) -> String {
     if let (Some(from), Some(to)) = (training.age_range_from, training.age_range_to) {
         words.push(format!("ages {from} to {to}"));
     }
+    let month = |date: &str| {
+        NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .map(|d| d.format("%B %Y").to_string())
+            .unwrap_or_else(|_| date.to_owned())
+    };
     match (training.start_date.is_empty(), training.end_date.is_empty()) {
         (false, false) => words.push(format!(
             "{} to {}",
-            long_date(&training.start_date),
-            long_date(&training.end_date)
+            month(&training.start_date),
+            month(&training.end_date)
         )),
-        (false, true) => words.push(format!("from {}", long_date(&training.start_date))),
+        (false, true) => words.push(format!("from {}", month(&training.start_date))),
         _ => {}
     }
     let degree = match pb::DegreeType::try_from(training.degree_type) {
@@ -343,7 +370,8 @@ fn training_words(training: &pb::InitialTeacherTraining) -> String {
     if !degree.is_empty() {
         words.push(degree.to_owned());
     }
-    if !training.country.is_empty() {
+    // Training outside the UK names its country.
+    if !training.country.is_empty() && training.country != "GB" {
         words.push(training.country.clone());
     }
     words.join("; ")
@@ -688,17 +716,33 @@ mod pdf_tests {
         let record = sample_record();
         let qts = &entitlements(&record)[0];
         let name_size = |name: &str| {
-            compose(&fonts, &record, qts, name, "CODE", Utc::now(), 22.0)
-                .concat()
-                .iter()
-                .find_map(|mark| match mark {
-                    pdf::Mark::Text { text, size, .. } if text.starts_with(name) => Some(*size),
-                    _ => None,
-                })
+            compose(
+                &fonts,
+                &record,
+                qts,
+                name,
+                "CODE",
+                Utc::now(),
+                Fit {
+                    name_size: 22.0,
+                    spacing: 1.0,
+                },
+            )
+            .concat()
+            .iter()
+            .find_map(|mark| match mark {
+                pdf::Mark::Text { text, size, .. } if text.starts_with(name) => Some(*size),
+                _ => None,
+            })
         };
         assert_eq!(name_size("Zoë Şahin"), Some(22.0));
-        let pages =
-            |name: &str, size: f32| compose(&fonts, &record, qts, name, "C", Utc::now(), size);
+        let pages = |name: &str, size: f32| {
+            let fit = Fit {
+                name_size: size,
+                spacing: 1.0,
+            };
+            compose(&fonts, &record, qts, name, "C", Utc::now(), fit)
+        };
         let long = "Ш".repeat(300);
         assert!(pages(&long, 22.0).len() > 1, "too big at 22 points");
         let fitted = NAME_SIZES

@@ -18,6 +18,8 @@ pub struct Composer<'a> {
     fonts: &'a Fonts,
     pages: Vec<Vec<Mark>>,
     y: f32,
+    /// What each [`Composer::space`] is multiplied by: below 1 to fit a long document.
+    spacing: f32,
 }
 
 impl<'a> Composer<'a> {
@@ -26,6 +28,7 @@ impl<'a> Composer<'a> {
             fonts,
             pages: Vec::new(),
             y: 0.0,
+            spacing: 1.0,
         };
         composer.new_page();
         composer
@@ -100,8 +103,14 @@ impl<'a> Composer<'a> {
         }
     }
 
+    /// The same composer with the space between blocks scaled by `factor`.
+    pub fn spaced(mut self, factor: f32) -> Self {
+        self.spacing = factor;
+        self
+    }
+
     pub fn space(&mut self, points: f32) {
-        self.y -= points;
+        self.y -= points * self.spacing;
     }
 
     /// Wrapped text, each line `1.35 × size` below the last.

@@ -21,7 +21,8 @@ use tonic::{Request, Response, Status};
 use crate::domain::{
     AlertCorrection, AlertRemoval, AuditAction, CONTACT_FIELDS, ChangeStatus, ContactDetails,
     Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, Qtls,
-    SignInDetails, TeacherUpdate, TrnQuery, parse_alert_id, parse_close_date, parse_date_of_death,
+    Resolution, SignInDetails, TeacherUpdate, TrnQuery, TrnRequestInput, TrnRequestStatus,
+    parse_alert_id, parse_close_date, parse_date_of_death, parse_request_id,
 };
 use crate::error::Error;
 use crate::paging;
@@ -600,6 +601,76 @@ impl RecordService for RecordApi {
         Ok(Response::new(pb::ListMyChangeRequestsResponse {
             change_requests: requests.iter().map(views::change_request).collect(),
         }))
+    }
+
+    async fn create_trn_request(
+        &self,
+        request: Request<pb::CreateTrnRequestRequest>,
+    ) -> Reply<pb::TrnRequest> {
+        let caller = client_with(&request, Role::RecordsWrite)?;
+        let input =
+            TrnRequestInput::parse(request.get_ref(), today()).map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::TrnRequestCreate,
+        };
+        let answered = self
+            .store
+            .create_trn_request(caller.actor(), &input, audit)
+            .await?;
+        Ok(Response::new(views::trn_request(&answered)))
+    }
+
+    async fn get_trn_request(
+        &self,
+        request: Request<pb::GetTrnRequestRequest>,
+    ) -> Reply<pb::TrnRequest> {
+        let caller = client_with(&request, Role::RecordsWrite)?;
+        let id = parse_request_id("request_id", &request.get_ref().request_id)?;
+        let found = self.store.trn_request(caller.actor(), &id).await?;
+        Ok(Response::new(views::trn_request(&found)))
+    }
+
+    async fn list_trn_requests(
+        &self,
+        request: Request<pb::ListTrnRequestsRequest>,
+    ) -> Reply<pb::ListTrnRequestsResponse> {
+        client_with(&request, Role::RecordsWrite)?;
+        let input = request.get_ref();
+        let status = TrnRequestStatus::from_proto(input.status);
+        let filter = status.map(TrnRequestStatus::as_str).unwrap_or_default();
+        let mut violations = Violations::new();
+        let size = violations.check(paging::page_size("page_size", input.page_size));
+        let after = violations.check(paging::decode("page_token", &input.page_token, filter));
+        let (Some(size), Some(after)) = (size, after) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        let page = self.store.trn_requests(status, after, size).await?;
+        Ok(Response::new(pb::ListTrnRequestsResponse {
+            trn_requests: page.requests.iter().map(views::trn_request).collect(),
+            next_page_token: page
+                .next_after
+                .map(|id| paging::encode(id, filter))
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn resolve_trn_request(
+        &self,
+        request: Request<pb::ResolveTrnRequestRequest>,
+    ) -> Reply<pb::TrnRequest> {
+        let caller = client_with(&request, Role::RecordsWrite)?;
+        let (id, resolution) =
+            Resolution::parse(request.get_ref()).map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::TrnRequestResolve,
+        };
+        let resolved = self
+            .store
+            .resolve_trn_request(caller.actor(), &id, resolution, audit)
+            .await?;
+        Ok(Response::new(views::trn_request(&resolved)))
     }
 
     async fn list_change_requests(

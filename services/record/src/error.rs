@@ -13,6 +13,9 @@ pub enum Error {
     /// The thing named does not exist, or is not visible to the caller.
     #[error("no such {0}")]
     NotFound(&'static str),
+    /// A request id the client used before for a different request.
+    #[error("a different request under the same id")]
+    RequestExists,
     #[error("not allowed")]
     PermissionDenied,
     #[error("refused in the record's current state: {0}")]
@@ -47,6 +50,11 @@ impl From<Error> for Status {
                 portal_common::error::invalid_argument(&violations)
             }
             Error::NotFound(what) => not_found(format!("no such {what}")),
+            Error::RequestExists => status(
+                Code::AlreadyExists,
+                "a request with this id and other details was made before",
+                Reason::RequestExists,
+            ),
             Error::PermissionDenied => not_allowed(),
             Error::FailedPrecondition(why) => {
                 status(Code::FailedPrecondition, why, Reason::RecordState)

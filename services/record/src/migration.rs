@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0008PreviousFirstNames),
             Box::new(M0009Corrections),
             Box::new(M0010TrainingAndQtls),
+            Box::new(M0011TrnRequests),
         ]
     }
 }
@@ -820,6 +821,96 @@ impl MigrationTrait for M0010TrainingAndQtls {
         }
         let columns: Vec<(&str, &str)> = columns.iter().map(|(t, c)| (*t, c.as_str())).collect();
         drop_columns(manager, &columns).await
+    }
+}
+
+/// Requests for a TRN, idempotent per client and request id, and the indexes the search for an
+/// existing record before a new one is made needs (date of birth alone, NINO).
+struct M0011TrnRequests;
+
+impl MigrationName for M0011TrnRequests {
+    fn name(&self) -> &str {
+        "m0011_trn_requests"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0011TrnRequests {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("trn_requests")
+                    .col(big_pk_auto("id"))
+                    .col(string_len("client_id", 64))
+                    .col(string_len("request_id", 100))
+                    .col(string_len("fingerprint", 64))
+                    .col(string_len("status", 16))
+                    .col(string_len_null("trn", 7))
+                    .col(text("candidates"))
+                    .col(string_len("first_name", 100))
+                    .col(string_len("middle_name", 100))
+                    .col(string_len("last_name", 100))
+                    .col(string_len("previous_last_name", 100))
+                    .col(date("date_of_birth"))
+                    .col(string_len_null("national_insurance_number", 9))
+                    .col(string_len("email", 254))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone_null("resolved_at"))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, table, columns, unique) in [
+            (
+                "trn_requests_client_request",
+                "trn_requests",
+                &["client_id", "request_id"][..],
+                true,
+            ),
+            (
+                "trn_requests_status",
+                "trn_requests",
+                &["status", "id"][..],
+                false,
+            ),
+            (
+                "persons_date_of_birth",
+                "persons",
+                &["date_of_birth"][..],
+                false,
+            ),
+            (
+                "persons_nino",
+                "persons",
+                &["national_insurance_number"][..],
+                false,
+            ),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table(Alias::new(table));
+            for column in columns {
+                index.col(Alias::new(*column));
+            }
+            if unique {
+                index.unique();
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table) in [
+            ("persons_date_of_birth", "persons"),
+            ("persons_nino", "persons"),
+        ] {
+            manager
+                .drop_index(Index::drop().name(name).table(Alias::new(table)).to_owned())
+                .await?;
+        }
+        manager
+            .drop_table(Table::drop().table("trn_requests").to_owned())
+            .await
     }
 }
 

@@ -156,6 +156,17 @@ pub fn record_check(event: AuditEvent) -> Option<pb::RecordCheck> {
     })
 }
 
+/// A TRN request as its client and reviewers see it.
+pub fn trn_request(request: &crate::store::TrnRequestView) -> pb::TrnRequest {
+    pb::TrnRequest {
+        request_id: request.request_id.clone(),
+        status: request.status.to_proto().into(),
+        trn: request.trn.map(|t| t.to_string()).unwrap_or_default(),
+        potential_duplicates: request.candidates.iter().map(|t| t.to_string()).collect(),
+        create_time: Some(std::time::SystemTime::from(request.created_at).into()),
+    }
+}
+
 /// A change request as its teacher and reviewers see it (never its evidence).
 pub fn change_request(request: &ChangeRequest) -> pb::ChangeRequest {
     pb::ChangeRequest {

@@ -20,6 +20,8 @@ pub enum AuditAction {
     TeacherDeleteAlert,
     TeacherSetDeceased,
     TeacherSetQtls,
+    TrnRequestCreate,
+    TrnRequestResolve,
     TeacherUpdateContactDetails,
     TeacherConfirmEmail,
     AuditList,
@@ -47,7 +49,7 @@ pub enum RecordCheckKind {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 27] = [
         Self::TeacherCreate,
         Self::TeacherSeed,
         Self::TeacherRead,
@@ -61,6 +63,8 @@ impl AuditAction {
         Self::TeacherDeleteAlert,
         Self::TeacherSetDeceased,
         Self::TeacherSetQtls,
+        Self::TrnRequestCreate,
+        Self::TrnRequestResolve,
         Self::TeacherUpdateContactDetails,
         Self::TeacherConfirmEmail,
         Self::AuditList,
@@ -91,6 +95,8 @@ impl AuditAction {
             Self::TeacherDeleteAlert => "teacher.delete_alert",
             Self::TeacherSetDeceased => "teacher.set_deceased",
             Self::TeacherSetQtls => "teacher.set_qtls",
+            Self::TrnRequestCreate => "trn_request.create",
+            Self::TrnRequestResolve => "trn_request.resolve",
             Self::TeacherUpdateContactDetails => "teacher.update_contact_details",
             Self::TeacherConfirmEmail => "teacher.confirm_email",
             Self::AuditList => "audit.list",

@@ -29,6 +29,22 @@ pub struct ContactDetails {
 
 /// A plausible email address: one `@`, a local part without spaces, a domain of at least two
 /// labels of letters, digits and hyphens.
+/// An email address given alone (a TRN request's): trimmed, at most 254 characters, of the
+/// form every contact email must have; `None` when empty.
+pub fn parse_email(field: &str, input: &str) -> Result<Option<String>, FieldViolation> {
+    let email = input.trim();
+    if email.is_empty() {
+        return Ok(None);
+    }
+    if email.chars().count() > 254 || !email_ok(email) {
+        return Err(FieldViolation::new(
+            field,
+            "must be an email address such as name@example.org",
+        ));
+    }
+    Ok(Some(email.to_owned()))
+}
+
 fn email_ok(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;

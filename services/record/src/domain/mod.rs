@@ -6,6 +6,7 @@ mod change;
 mod contact;
 mod enums;
 mod qualifications;
+mod trn_request;
 mod update;
 
 use chrono::NaiveDate;
@@ -30,6 +31,7 @@ pub use enums::{
 pub use qualifications::{
     Induction, InductionPeriod, Mq, Npq, ProfessionalStatus, Qtls, Training, TrainingSubject,
 };
+pub use trn_request::{Resolution, TrnMatch, TrnRequestInput, TrnRequestStatus, parse_request_id};
 pub use update::TeacherUpdate;
 
 /// A record to create: the person and whatever is already known of their qualifications.

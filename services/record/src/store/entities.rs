@@ -57,6 +57,39 @@ pub mod person {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod trn_request {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "trn_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub client_id: String,
+        pub request_id: String,
+        /// Digest of what was asked: the same request again has the same one.
+        pub fingerprint: String,
+        pub status: String,
+        pub trn: Option<String>,
+        /// While waiting for review: the TRNs to look at, separated by commas.
+        pub candidates: String,
+        pub first_name: String,
+        pub middle_name: String,
+        pub last_name: String,
+        pub previous_last_name: String,
+        pub date_of_birth: Date,
+        pub national_insurance_number: Option<String>,
+        pub email: String,
+        pub created_at: DateTimeUtc,
+        pub resolved_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod previous_name {
     use sea_orm::entity::prelude::*;
 

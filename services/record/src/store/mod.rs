@@ -9,6 +9,7 @@ mod email;
 pub mod entities;
 mod load;
 mod rows;
+mod trn_requests;
 mod trns;
 mod writes;
 
@@ -17,6 +18,7 @@ pub use audit::{AuditEntry, AuditPage};
 use load::{assemble, load};
 
 pub use email::{EmailChange, NewEmail};
+pub use trn_requests::{TrnRequestPage, TrnRequestView};
 
 use std::ops::RangeInclusive;
 

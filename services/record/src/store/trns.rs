@@ -26,7 +26,18 @@ impl Store {
             return Ok(Vec::new());
         }
         let txn = begin_write(&self.db, &self.writers).await?;
-        let trns = self.allocate_trns(&txn, records.len()).await?;
+        let trns = self.insert_records_in(&txn, records, audit).await?;
+        txn.commit().await?;
+        Ok(trns)
+    }
+    /// [`Self::insert_records`] inside the caller's transaction.
+    pub(super) async fn insert_records_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        records: &[NewRecord],
+        audit: AuditEntry<'_>,
+    ) -> Result<Vec<Trn>, Error> {
+        let trns = self.allocate_trns(txn, records.len()).await?;
         let now = Utc::now();
         let inserted = person::Entity::insert_many(
             records
@@ -34,7 +45,7 @@ impl Store {
                 .zip(&trns)
                 .map(|(record, &trn)| rows::new_person(record, trn, now)),
         )
-        .exec_with_returning(&txn)
+        .exec_with_returning(txn)
         .await?;
         let ids: HashMap<&str, i64> = inserted.iter().map(|p| (p.trn.as_str(), p.id)).collect();
         let person_ids = trns
@@ -52,7 +63,7 @@ impl Store {
                     .map(move |p| rows::previous_name(id, p))
             })
             .collect();
-        insert_all(&txn, previous).await?;
+        insert_all(txn, previous).await?;
         let statuses: Vec<_> = pairs()
             .flat_map(|(r, id)| {
                 r.statuses
@@ -60,30 +71,29 @@ impl Store {
                     .map(move |s| rows::professional_status(id, s))
             })
             .collect();
-        insert_all(&txn, statuses).await?;
+        insert_all(txn, statuses).await?;
         let exemptions: Vec<_> = pairs()
             .flat_map(|(r, id)| rows::exemptions(id, &r.induction))
             .collect();
-        insert_all(&txn, exemptions).await?;
+        insert_all(txn, exemptions).await?;
         let periods: Vec<_> = pairs()
             .flat_map(|(r, id)| rows::periods(id, &r.induction))
             .collect();
-        insert_all(&txn, periods).await?;
+        insert_all(txn, periods).await?;
         let npqs: Vec<_> = pairs()
             .flat_map(|(r, id)| r.npqs.iter().map(move |n| rows::npq(id, n)))
             .collect();
-        insert_all(&txn, npqs).await?;
+        insert_all(txn, npqs).await?;
         let mqs: Vec<_> = pairs()
             .flat_map(|(r, id)| r.mqs.iter().map(move |m| rows::mq(id, m)))
             .collect();
-        insert_all(&txn, mqs).await?;
+        insert_all(txn, mqs).await?;
         let alerts: Vec<_> = pairs()
             .flat_map(|(r, id)| r.alerts.iter().map(move |a| rows::alert(id, a)))
             .collect();
-        insert_all(&txn, alerts).await?;
+        insert_all(txn, alerts).await?;
         let audits: Vec<_> = trns.iter().map(|&trn| audit.model(Some(trn))).collect();
-        insert_all(&txn, audits).await?;
-        txn.commit().await?;
+        insert_all(txn, audits).await?;
         Ok(trns)
     }
     /// Creates one record and returns it as held.
