@@ -185,19 +185,7 @@ async fn alerts(h: &Harness) {
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::NotFound);
-    let audit = h
-        .admin()
-        .list_audit_events(authed(
-            pb::ListAuditEventsRequest {
-                trn: trn.clone(),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let audit = h.audit_events(&admin, &trn).await;
     let removal = audit
         .iter()
         .find(|e| e.action == "teacher.delete_alert")

@@ -14,40 +14,8 @@ use tonic::Code;
 
 use pb::DocumentKind as K;
 
-/// A PDF tool from Debian's poppler-utils or qpdf; `None` (skip) when missing and not required.
-fn tool(name: &str) -> Option<&str> {
-    if Command::new(name).arg("--version").output().is_ok() {
-        return Some(name);
-    }
-    assert!(
-        std::env::var("PORTAL_TEST_EXTERNAL").as_deref() != Ok("required"),
-        "{name} is required (apt-get install poppler-utils qpdf)"
-    );
-    eprintln!("{name} is not installed; skipping its checks");
-    None
-}
-
-fn pdf_text(path: &Path) -> Option<String> {
-    let pdftotext = tool("pdftotext")?;
-    let out = Command::new(pdftotext)
-        .args(["-enc", "UTF-8"])
-        .arg(path)
-        .arg("-")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    // Lines wrap where the layout chose: compare with single spaces.
-    Some(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
-}
-
 fn qpdf_check(path: &Path) {
-    if let Some(qpdf) = tool("qpdf") {
+    if let Some(qpdf) = support::pdf::tool("qpdf") {
         let out = Command::new(qpdf)
             .arg("--check")
             .arg(path)
@@ -287,7 +255,7 @@ async fn documents(h: &Harness) {
         let path = dir.join(&document.file_name);
         std::fs::write(&path, &document.content).unwrap();
         qpdf_check(&path);
-        if let Some(text) = pdf_text(&path) {
+        if let Some(text) = support::pdf::text(&path, None) {
             for needle in [
                 &"Zoë Şahin Nguyễn".to_owned(),
                 &zoe.trn,
@@ -370,7 +338,7 @@ async fn documents(h: &Harness) {
     let qts = download(h, &other, K::QtsCertificate, "").await.unwrap();
     let path = std::env::temp_dir().join(format!("portal-doc-{:016x}.pdf", rand::random::<u64>()));
     std::fs::write(&path, &qts.content).unwrap();
-    if let Some(text) = pdf_text(&path) {
+    if let Some(text) = support::pdf::text(&path, None) {
         assert!(text.contains("Jan Łukasiewicz"));
         assert!(text.contains("exempt from statutory induction"), "{text}");
         assert!(!text.contains("must also complete"));

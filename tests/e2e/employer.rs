@@ -613,19 +613,7 @@ async fn an_on_behalf_of_the_audit_cannot_keep_is_refused_naming_it() {
     api.check_teacher(with(MetadataValue::try_from(longest.as_str()).unwrap()))
         .await
         .expect("128 visible characters are kept");
-    let audit = h
-        .admin()
-        .list_audit_events(authed(
-            pb::ListAuditEventsRequest {
-                trn: trn.clone(),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let audit = h.audit_events(&admin, &trn).await;
     let checks: Vec<_> = audit
         .iter()
         .filter(|e| e.action == "employer.check")

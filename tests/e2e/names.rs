@@ -129,22 +129,10 @@ async fn invisible_and_unprintable_characters_are_refused_naming_the_field() {
     h.shutdown().await;
 }
 
-/// A poppler tool; panics when CI requires it and it is missing, else `None` (skip).
-fn poppler(name: &str) -> Option<&str> {
-    if Command::new(name).arg("-v").output().is_ok() {
-        return Some(name);
-    }
-    assert!(
-        !crate::support::external_required(),
-        "{name} is required (apt-get install poppler-utils)"
-    );
-    eprintln!("{name} is not installed; skipping");
-    None
-}
-
 #[tokio::test]
 async fn the_longest_name_of_the_widest_letters_keeps_every_document_on_one_page() {
-    let (Some(pdfinfo), Some(pdftotext)) = (poppler("pdfinfo"), poppler("pdftotext")) else {
+    use crate::support::pdf;
+    let (Some(pdfinfo), Some(_)) = (pdf::tool("pdfinfo"), pdf::tool("pdftotext")) else {
         return;
     };
     let h = start(Stores::Embedded, |config| {
@@ -237,8 +225,6 @@ async fn the_longest_name_of_the_widest_letters_keeps_every_document_on_one_page
         5,
         "QTS, induction, EYTS, NPQ and the letter"
     );
-    let dir = std::env::temp_dir().join(format!("portal-names-{:x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
     for available in documents {
         let document = h
             .portal()
@@ -252,22 +238,15 @@ async fn the_longest_name_of_the_widest_letters_keeps_every_document_on_one_page
             .await
             .unwrap()
             .into_inner();
-        let path = dir.join(&document.file_name);
-        std::fs::write(&path, &document.content).unwrap();
-        let info = Command::new(pdfinfo).arg(&path).output().unwrap();
+        let file = pdf::TempPdf::new(&document.content);
+        let info = Command::new(pdfinfo).arg(&file.0).output().unwrap();
         let info = String::from_utf8_lossy(&info.stdout);
         let pages = info
             .lines()
             .find_map(|line| line.strip_prefix("Pages:"))
             .map(str::trim);
         assert_eq!(pages, Some("1"), "{}", available.title);
-        let first_page = Command::new(pdftotext)
-            .args(["-f", "1", "-l", "1", "-enc", "UTF-8"])
-            .arg(&path)
-            .arg("-")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&first_page.stdout);
+        let text = pdf::text(&file.0, Some((1, 1))).unwrap_or_default();
         assert!(
             text.contains(&document.verification_code),
             "{}: the verification code is on page 1",
@@ -275,6 +254,5 @@ async fn the_longest_name_of_the_widest_letters_keeps_every_document_on_one_page
         );
         assert!(text.contains(&part[..20]), "the name is printed");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
     h.shutdown().await;
 }

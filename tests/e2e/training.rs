@@ -4,8 +4,6 @@
 //! membership is active, and never overrides a failed induction. On embedded stores and
 //! PostgreSQL + Redis.
 
-use std::process::Command;
-
 use crate::support::{Harness, Stores, authed, bad_fields, start};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::portal::v1::employer_access_client::EmployerAccessClient;
@@ -128,27 +126,9 @@ async fn document_text(h: &Harness, token: &str, kind: pb::DocumentKind) -> Opti
         .await
         .unwrap()
         .into_inner();
-    if Command::new("pdftotext").arg("-v").output().is_err() {
-        assert!(
-            !crate::support::external_required(),
-            "pdftotext is required"
-        );
-        return None;
-    }
-    let path =
-        std::env::temp_dir().join(format!("portal-training-{:x}.pdf", rand::random::<u64>()));
-    std::fs::write(&path, &document.content).unwrap();
-    let out = Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .unwrap();
-    std::fs::remove_file(&path).unwrap();
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
+    crate::support::pdf::text(
+        &crate::support::pdf::TempPdf::new(&document.content).0,
+        None,
     )
 }
 

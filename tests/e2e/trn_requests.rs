@@ -263,19 +263,7 @@ async fn requests(h: &Harness) {
             "email"
         ]
     );
-    let audit = h
-        .admin()
-        .list_audit_events(authed(
-            pb::ListAuditEventsRequest {
-                trn: existing.trn.clone(),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let audit = h.audit_events(&admin, &existing.trn).await;
     assert!(audit.iter().any(|e| e.action == "trn_request.create"));
     assert!(audit.iter().any(|e| e.action == "trn_request.resolve"));
 }

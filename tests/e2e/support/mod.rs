@@ -2,6 +2,7 @@
 //! stores, or PostgreSQL and Redis (a fresh database per service per test).
 
 pub mod mail;
+pub mod pdf;
 pub mod processes;
 pub mod redis;
 
@@ -267,6 +268,22 @@ impl Harness {
             .expect("client signs in")
             .into_inner()
             .token
+    }
+
+    /// The audit events of a record, newest first (one page).
+    pub async fn audit_events(&self, admin_token: &str, trn: &str) -> Vec<pb::AuditEvent> {
+        self.admin()
+            .list_audit_events(authed(
+                pb::ListAuditEventsRequest {
+                    trn: trn.into(),
+                    ..Default::default()
+                },
+                admin_token,
+            ))
+            .await
+            .expect("audit events")
+            .into_inner()
+            .events
     }
 
     pub async fn create_teacher(
