@@ -28,6 +28,18 @@ fn sign_in_from(
     request
 }
 
+/// A client sign-in through a trusted front end that names `source`.
+async fn from_source(
+    h: &Harness,
+    client_id: &str,
+    secret: &str,
+    source: &'static str,
+) -> Result<tonic::Response<pb::SignInResponse>, Status> {
+    h.auth()
+        .sign_in_client(sign_in_from(client_id, secret, source))
+        .await
+}
+
 async fn sign_in(h: &Harness, client_id: &str, secret: &str) -> Result<pb::SignInResponse, Status> {
     h.auth()
         .sign_in_client(pb::SignInClientRequest {
@@ -308,64 +320,38 @@ async fn locks(h: &Harness) {
     // Three wrong secrets for one client id, from three sources: the fourth try is refused
     // even with the right secret, from yet another source.
     for source in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
-        let status = h
-            .auth()
-            .sign_in_client(sign_in_from("locked-employer", "wrong", source))
+        let status = from_source(h, "locked-employer", "wrong", source)
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated);
     }
     assert_locked(
-        &h.auth()
-            .sign_in_client(sign_in_from(
-                "locked-employer",
-                &created.client_secret,
-                "198.51.100.4",
-            ))
+        &from_source(h, "locked-employer", &created.client_secret, "198.51.100.4")
             .await
             .unwrap_err(),
     );
     // Other clients sign in from those sources.
-    h.auth()
-        .sign_in_client(sign_in_from(
-            "admin",
-            crate::support::ADMIN_SECRET,
-            "198.51.100.1",
-        ))
+    from_source(h, "admin", crate::support::ADMIN_SECRET, "198.51.100.1")
         .await
         .expect("another client is not locked");
 
     // One source guessing across client ids (known or not) is locked for every client id.
     for client_id in ["guess-one", "guess-two", "guess-three", "guess-four"] {
-        let status = h
-            .auth()
-            .sign_in_client(sign_in_from(client_id, "wrong", "203.0.113.50"))
+        let status = from_source(h, client_id, "wrong", "203.0.113.50")
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated);
     }
     assert_locked(
-        &h.auth()
-            .sign_in_client(sign_in_from(
-                "admin",
-                crate::support::ADMIN_SECRET,
-                "203.0.113.50",
-            ))
+        &from_source(h, "admin", crate::support::ADMIN_SECRET, "203.0.113.50")
             .await
             .unwrap_err(),
     );
-    h.auth()
-        .sign_in_client(sign_in_from(
-            "admin",
-            crate::support::ADMIN_SECRET,
-            "203.0.113.51",
-        ))
+    from_source(h, "admin", crate::support::ADMIN_SECRET, "203.0.113.51")
         .await
         .expect("another source signs in");
     // A malformed client id names its field and costs nothing.
-    let status = h
-        .auth()
-        .sign_in_client(sign_in_from("Not An Id!", "x", "203.0.113.52"))
+    let status = from_source(h, "Not An Id!", "x", "203.0.113.52")
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&status), ["client_id"]);
@@ -420,12 +406,7 @@ async fn a_flood_of_wrong_secrets_from_one_source_holds_only_its_share_of_the_ha
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    h.auth()
-        .sign_in_client(sign_in_from(
-            "admin",
-            crate::support::ADMIN_SECRET,
-            "198.51.100.67",
-        ))
+    from_source(&h, "admin", crate::support::ADMIN_SECRET, "198.51.100.67")
         .await
         .expect("another source is served during the flood");
     let (mut refused_at_once, mut checked) = (0, 0);

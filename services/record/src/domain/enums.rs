@@ -86,6 +86,14 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// Where a request for a TRN stands.
+    TrnRequestStatus => TrnRequestStatus {
+        Completed = "completed",
+        PendingReview = "pending_review",
+    }
+}
+
+vocabulary! {
     /// Where the person is on a route.
     RouteStatus => RouteStatus {
         InTraining = "in_training",

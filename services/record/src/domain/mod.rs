@@ -26,12 +26,12 @@ pub use change::{
 pub use contact::{ContactDetails, FIELDS as CONTACT_FIELDS};
 pub use enums::{
     DegreeType, ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, PersonStatus,
-    QtlsStatus, Route, RouteStatus, StatusType,
+    QtlsStatus, Route, RouteStatus, StatusType, TrnRequestStatus,
 };
 pub use qualifications::{
     Induction, InductionPeriod, Mq, Npq, ProfessionalStatus, Qtls, Training, TrainingSubject,
 };
-pub use trn_request::{Resolution, TrnMatch, TrnRequestInput, TrnRequestStatus, parse_request_id};
+pub use trn_request::{Resolution, TrnMatch, TrnRequestInput, parse_request_id};
 pub use update::TeacherUpdate;
 
 /// A record to create: the person and whatever is already known of their qualifications.

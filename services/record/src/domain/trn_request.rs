@@ -206,45 +206,6 @@ impl TrnRequestInput {
     }
 }
 
-/// Where a TRN request stands, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrnRequestStatus {
-    Completed,
-    PendingReview,
-}
-
-impl TrnRequestStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Completed => "completed",
-            Self::PendingReview => "pending_review",
-        }
-    }
-
-    pub fn from_stored(text: &str) -> Option<Self> {
-        match text {
-            "completed" => Some(Self::Completed),
-            "pending_review" => Some(Self::PendingReview),
-            _ => None,
-        }
-    }
-
-    pub fn from_proto(value: i32) -> Option<Self> {
-        match pb::TrnRequestStatus::try_from(value).ok()? {
-            pb::TrnRequestStatus::Completed => Some(Self::Completed),
-            pb::TrnRequestStatus::PendingReview => Some(Self::PendingReview),
-            pb::TrnRequestStatus::Unspecified => None,
-        }
-    }
-
-    pub fn to_proto(self) -> pb::TrnRequestStatus {
-        match self {
-            Self::Completed => pb::TrnRequestStatus::Completed,
-            Self::PendingReview => pb::TrnRequestStatus::PendingReview,
-        }
-    }
-}
-
 /// How a reviewer resolves a request waiting for review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {
