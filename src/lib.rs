@@ -68,6 +68,10 @@ impl Stack {
             tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
         }
         let mut tasks = JoinSet::new();
+        // Every listener first: components call each other both ways (the record service
+        // sends email, the notification service follows the record's changes), so each must
+        // know where the others are before any starts.
+        let mut listeners = Vec::new();
         for component in config
             .components()
             .into_iter()
@@ -93,6 +97,10 @@ impl Stack {
                 _ => bound,
             };
             addresses.insert(name, local.to_string());
+            listeners.push((component, listener, bound));
+        }
+        for (component, listener, bound) in listeners {
+            let name = component.name();
             let to = |called: &'static str| {
                 let addr = addresses
                     .get(called)
@@ -103,7 +111,7 @@ impl Stack {
             for &called in component.calls() {
                 upstreams.insert(called, to(called)?);
             }
-            let context = Context::new(shared, &signer, &sessions, upstreams);
+            let context = Context::new(shared, &signer, &sessions, upstreams, signal.clone());
             let served = component
                 .serve(&context)
                 .await

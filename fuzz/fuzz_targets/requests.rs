@@ -306,6 +306,30 @@ const CHECKS: &[Check] = &[
         check_one(Trn::parse("trn", &m.trn));
         check_one(parse_date_of_death("date_of_death", &m.date_of_death, today()));
     },
+    |bytes| match portal_record::feed::parse(&decode!(pb::WatchChangesRequest, bytes)) {
+        Ok(_) => {}
+        Err(portal_record::error::Error::InvalidArgument(violations)) => named(&violations),
+        Err(other) => panic!("a refusal that names no field: {other}"),
+    },
+    |bytes| {
+        let m = decode!(pb::WatchTeacherRequest, bytes);
+        check(TrnQuery::parse(
+            Trn::parse("trn", &m.trn),
+            "date_of_birth",
+            &m.date_of_birth,
+        ));
+    },
+    |bytes| check_one(Trn::parse("trn", &decode!(pb::UnwatchTeacherRequest, bytes).trn)),
+    |bytes| {
+        let m = decode!(pb::ListWatchedTeachersRequest, bytes);
+        paging(m.page_size, &m.page_token, "watched");
+    },
+    |bytes| {
+        let m = decode!(pb::WatchRestrictionChangesRequest, bytes);
+        if !m.after_cursor.trim().is_empty() {
+            check_one(portal_record::store::parse_cursor("after_cursor", &m.after_cursor));
+        }
+    },
     decodes!(pb::DeleteMyEmploymentRequest),
     decodes!(pb::GetChangeRequestEvidenceRequest),
     decodes!(pb::CreateCaptchaRequest),

@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt as _, Full};
 use portal_common::assertion::{ASSERTION_HEADER, ON_BEHALF_OF_HEADER, REQUEST_ID_HEADER};
-use portal_common::deadline::{deadline_from, grpc_timeout};
+use portal_common::deadline::{caller_deadline, deadline_from, grpc_timeout};
 use portal_common::upstream;
 use portal_common::{Caller, FieldViolation, Principal, Signer};
 use tonic::body::Body;
@@ -29,7 +29,10 @@ use crate::auth::Session;
 use crate::error::Error;
 use crate::limits::CheckLimits;
 use crate::routes::{Access, Cost, Found, MAX_BULK_CHECKS, Route};
+use crate::session_cache::SessionCheck;
 use crate::source::TrustedProxies;
+use crate::stream::{Ends, Watched};
+use portal_common::server::ShutdownSignal;
 
 /// The request headers passed on as they came: the message's encoding, and what the caller
 /// accepts back.
@@ -212,6 +215,10 @@ pub struct Forwarder {
     trusted_proxies: TrustedProxies,
     check_limits: CheckLimits,
     upstreams: std::sync::Arc<Upstreams>,
+    /// Checks a stream's session while it runs.
+    sessions: SessionCheck,
+    /// Ends streams when the gateway stops.
+    shutdown: ShutdownSignal,
 }
 
 impl Forwarder {
@@ -220,12 +227,16 @@ impl Forwarder {
         trusted_proxies: TrustedProxies,
         check_limits: CheckLimits,
         upstreams: std::sync::Arc<Upstreams>,
+        sessions: SessionCheck,
+        shutdown: ShutdownSignal,
     ) -> Self {
         Self {
             signer,
             trusted_proxies,
             check_limits,
             upstreams,
+            sessions,
+            shutdown,
         }
     }
 
@@ -271,7 +282,12 @@ impl Forwarder {
         if route.api != crate::routes::Api::Authentication {
             caller.session_id = None;
         }
-        let deadline = deadline_from(header("grpc-timeout"));
+        // A stream runs for as long as its caller wants; any other call within the default.
+        let deadline = if route.stream {
+            caller_deadline(header("grpc-timeout"))
+        } else {
+            Some(deadline_from(header("grpc-timeout")))
+        };
         // Bad input counts nothing: the size and the number of queries first, then the limits.
         let limit = route.api.max_request();
         let message = read_message(body, limit).await?;
@@ -280,7 +296,7 @@ impl Forwarder {
             self.check_limits.take(&client_id(&caller)?, checks).await?;
         }
         let channel = self.upstreams.channel(upstream);
-        let attempt = |left: std::time::Duration| {
+        let attempt = |left: Option<std::time::Duration>| {
             let mut forwarded = Request::new(Body::new(Full::new(message.clone())));
             *forwarded.method_mut() = http::Method::POST;
             *forwarded.uri_mut() = http::Uri::from(path.clone());
@@ -303,12 +319,23 @@ impl Forwarder {
                 }
             }
         };
-        let answer = if route.read {
-            upstream::read(deadline, attempt).await
-        } else {
-            attempt(deadline).await
+        let answer = match deadline {
+            Some(deadline) if route.read => {
+                upstream::read(deadline, |left| attempt(Some(left))).await
+            }
+            _ => attempt(deadline).await,
         };
         let response = match answer {
+            Ok(response) if route.stream => {
+                let session_id = session.map(|s| s.id.clone());
+                let ends = Ends {
+                    sessions: self.sessions.clone(),
+                    session_id,
+                    deadline,
+                    shutdown: self.shutdown.clone(),
+                };
+                response.map(|body| Body::new(Watched::new(body, ends)))
+            }
             Ok(response) => response,
             Err(status) => status.into_http(),
         };
@@ -328,7 +355,7 @@ impl Forwarder {
         incoming: &HeaderMap,
         headers: &mut HeaderMap,
         caller: &Caller,
-        left: std::time::Duration,
+        left: Option<std::time::Duration>,
     ) {
         for name in PASSED_ON {
             if let Some(value) = incoming.get(name) {
@@ -340,7 +367,7 @@ impl Forwarder {
         if let Ok(value) = HeaderValue::from_bytes(assertion.as_encoded_bytes()) {
             headers.insert(ASSERTION_HEADER, value);
         }
-        if let Ok(timeout) = HeaderValue::try_from(grpc_timeout(left)) {
+        if let Some(Ok(timeout)) = left.map(|left| HeaderValue::try_from(grpc_timeout(left))) {
             headers.insert("grpc-timeout", timeout);
         }
         if let Ok(id) = HeaderValue::try_from(caller.request_id.as_str()) {

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod routes;
 pub mod session_cache;
 pub mod source;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -188,6 +189,7 @@ impl Component for Settings {
                     document: context.upstream(names::DOCUMENT)?,
                     employment: context.upstream(names::EMPLOYMENT)?,
                 },
+                context.shutdown.clone(),
             ))
         })
     }
@@ -221,10 +223,17 @@ fn served(
     check_limits: limits::CheckLimits,
     verification: VerificationMode,
     upstreams: Upstreams,
+    shutdown: portal_common::server::ShutdownSignal,
 ) -> Served {
     let gateway = api::Gateway::new(signer.clone(), &upstreams);
-    let forwarder =
-        forward::Forwarder::new(signer, trusted_proxies, check_limits, Arc::new(upstreams));
+    let forwarder = forward::Forwarder::new(
+        signer,
+        trusted_proxies,
+        check_limits,
+        Arc::new(upstreams),
+        sessions.clone(),
+        shutdown,
+    );
     let auth = auth::AuthorizeLayer::new(sessions, verification);
     let serve = ServeWith { auth, forwarder };
     // Every call's message is read by the dispatcher under its API's limit, no further than a

@@ -120,6 +120,9 @@ pub struct Route {
     pub read: bool,
     /// What the call counts against the client's check limits, before it is passed on.
     pub cost: Cost,
+    /// A server stream: it runs until the caller's deadline (none when the caller set none),
+    /// and ends as soon as the caller's session does.
+    pub stream: bool,
 }
 
 use Access::{Anyone, Role, Session, Teacher};
@@ -136,12 +139,20 @@ const fn route(api: Api, method: &'static str, access: Access, target: Target) -
         target,
         read: false,
         cost: Cost::Free,
+        stream: false,
     }
 }
 
 const fn read(api: Api, method: &'static str, access: Access, target: Target) -> Route {
     Route {
         read: true,
+        ..route(api, method, access, target)
+    }
+}
+
+const fn stream(api: Api, method: &'static str, access: Access, target: Target) -> Route {
+    Route {
+        stream: true,
         ..route(api, method, access, target)
     }
 }
@@ -260,6 +271,16 @@ pub const ROUTES: &[Route] = &[
     check("CheckTeacher", Cost::One),
     check("FindTeachers", Cost::One),
     check("CheckTeachers", Cost::PerEntry),
+    check("WatchTeacher", Cost::One),
+    check("UnwatchTeacher", Cost::Free),
+    Route {
+        read: true,
+        ..check("ListWatchedTeachers", Cost::Free)
+    },
+    Route {
+        stream: true,
+        ..check("WatchRestrictionChanges", Cost::Free)
+    },
     read(
         EmployerAccess,
         "VerifyDocument",
@@ -391,6 +412,12 @@ pub const ROUTES: &[Route] = &[
         Administration,
         "ListAuditEvents",
         Role(ClientRole::AuditRead),
+        Forward(Record),
+    ),
+    stream(
+        Administration,
+        "WatchChanges",
+        Role(ClientRole::ChangesRead),
         Forward(Record),
     ),
     route(

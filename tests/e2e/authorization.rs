@@ -4,6 +4,8 @@
 //! (UNAUTHENTICATED without a session, PERMISSION_DENIED with the wrong one, with reason
 //! VERIFICATION_REQUIRED for a teacher below the level) or let through to the service.
 
+use std::time::Duration;
+
 use crate::support::{Harness, Stores, authed, start};
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_common::{Assurance, Role};
@@ -34,8 +36,14 @@ impl CallerUnderTest {
 }
 
 /// Calls `path` with an empty request (every request message decodes from no bytes): its
-/// code, and the ErrorInfo reason of a refusal.
-async fn call(h: &Harness, path: &str, token: Option<&str>) -> (Code, Option<String>) {
+/// code, and the ErrorInfo reason of a refusal. A stream that is let through runs on: it is
+/// taken as answered once it has sent nothing wrong for a moment.
+async fn call(
+    h: &Harness,
+    path: &str,
+    token: Option<&str>,
+    stream: bool,
+) -> (Code, Option<String>) {
     let mut grpc = tonic::client::Grpc::new(h.gateway.clone());
     grpc.ready().await.unwrap();
     let request = match token {
@@ -43,11 +51,23 @@ async fn call(h: &Harness, path: &str, token: Option<&str>) -> (Code, Option<Str
         None => tonic::Request::new(()),
     };
     let codec: ProstCodec<(), ()> = ProstCodec::default();
-    match grpc
-        .unary(request, PathAndQuery::try_from(path).unwrap(), codec)
-        .await
-    {
-        Ok(_) => (Code::Ok, None),
+    let path = PathAndQuery::try_from(path).unwrap();
+    let answer = if stream {
+        match grpc.server_streaming(request, path, codec).await {
+            Ok(response) => {
+                let mut messages = response.into_inner();
+                match tokio::time::timeout(Duration::from_millis(300), messages.message()).await {
+                    Ok(Err(status)) => Err(status),
+                    _ => Ok(()),
+                }
+            }
+            Err(status) => Err(status),
+        }
+    } else {
+        grpc.unary(request, path, codec).await.map(drop)
+    };
+    match answer {
+        Ok(()) => (Code::Ok, None),
         Err(status) => (
             status.code(),
             status.get_details_error_info().map(|info| info.reason),
@@ -147,7 +167,7 @@ async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says(
             &route.access,
         );
         for caller in &callers {
-            let (code, reason) = call(&h, &path, caller.token.as_deref()).await;
+            let (code, reason) = call(&h, &path, caller.token.as_deref(), route.stream).await;
             let cell = format!("{path} as {}: {code:?} {reason:?}", caller.name);
             if caller.allowed(*access) {
                 assert!(
@@ -183,6 +203,7 @@ async fn every_public_rpc_answers_every_kind_of_caller_as_the_policy_table_says(
             &h,
             "/dqt.portal.v1.TeacherPortal/GetMyRecord",
             caller.token.as_deref(),
+            false,
         )
         .await;
         assert_eq!(

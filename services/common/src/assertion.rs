@@ -239,13 +239,20 @@ impl Signer {
 
     /// A request to another component on behalf of `caller`, with the time left of `deadline`.
     pub fn request<T>(&self, message: T, caller: &Caller, deadline: Duration) -> Request<T> {
+        let mut request = self.asserted(message, caller);
+        request.set_timeout(deadline);
+        request
+    }
+
+    /// A request carrying `caller`'s assertion and request id, and no deadline: for a stream
+    /// that runs until its caller ends it.
+    pub fn asserted<T>(&self, message: T, caller: &Caller) -> Request<T> {
         let mut request = Request::new(message);
         let metadata = request.metadata_mut();
         metadata.insert(ASSERTION_HEADER, self.mint(caller, SystemTime::now()));
         if let Ok(value) = AsciiMetadataValue::try_from(caller.request_id.as_str()) {
             metadata.insert(REQUEST_ID_HEADER, value);
         }
-        request.set_timeout(deadline);
         request
     }
 }

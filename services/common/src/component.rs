@@ -89,12 +89,14 @@ pub trait Component: std::fmt::Debug + Send + Sync {
 }
 
 /// What a component is started with: the shared configuration, the assertion signer, the
-/// session store, and a channel to each component it calls.
+/// session store, a channel to each component it calls, and the signal that it is stopping
+/// (for what would otherwise run on past it, such as a stream).
 pub struct Context<'a> {
     pub shared: &'a Config,
     pub signer: &'a Signer,
     pub sessions: &'a Sessions,
     upstreams: BTreeMap<&'static str, Upstream>,
+    pub shutdown: crate::server::ShutdownSignal,
 }
 
 impl<'a> Context<'a> {
@@ -103,12 +105,14 @@ impl<'a> Context<'a> {
         signer: &'a Signer,
         sessions: &'a Sessions,
         upstreams: BTreeMap<&'static str, Upstream>,
+        shutdown: crate::server::ShutdownSignal,
     ) -> Self {
         Self {
             shared,
             signer,
             sessions,
             upstreams,
+            shutdown,
         }
     }
 

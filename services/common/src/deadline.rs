@@ -30,6 +30,12 @@ pub fn deadline_from(grpc_timeout: Option<&str>) -> Duration {
     remaining.saturating_sub(REPLY_MARGIN.min(remaining / 10))
 }
 
+/// The caller's own deadline (`grpc-timeout`), uncapped: for a stream, which may run as long
+/// as its caller wants; `None` when the caller set none (or an unreadable one).
+pub fn caller_deadline(grpc_timeout: Option<&str>) -> Option<Duration> {
+    grpc_timeout.and_then(parse_grpc_timeout)
+}
+
 /// A `grpc-timeout` header value for `timeout` (in milliseconds, rounded up).
 pub fn grpc_timeout(timeout: Duration) -> String {
     let millis = timeout.as_micros().div_ceil(1000).clamp(1, 99_999_999);

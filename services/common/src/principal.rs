@@ -19,21 +19,24 @@ pub enum Role {
     ChangeRequestsReview,
     AuditRead,
     ClientsManage,
+    /// Internal systems keeping copies of records: the change feed.
+    ChangesRead,
 }
 
 impl Role {
     /// The roles of internal DfE clients (every role but the employer's).
-    pub const INTERNAL: [Role; 6] = [
+    pub const INTERNAL: [Role; 7] = [
         Role::RecordsRead,
         Role::RecordsWrite,
         Role::AlertsWrite,
         Role::ChangeRequestsReview,
         Role::AuditRead,
         Role::ClientsManage,
+        Role::ChangesRead,
     ];
 
     /// Every role.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::EmployerCheck,
         Role::RecordsRead,
         Role::RecordsWrite,
@@ -41,6 +44,7 @@ impl Role {
         Role::ChangeRequestsReview,
         Role::AuditRead,
         Role::ClientsManage,
+        Role::ChangesRead,
     ];
 
     /// The role's name in the API and the database, such as `records:read`.
@@ -53,6 +57,7 @@ impl Role {
             Self::ChangeRequestsReview => "change-requests:review",
             Self::AuditRead => "audit:read",
             Self::ClientsManage => "clients:manage",
+            Self::ChangesRead => "changes:read",
         }
     }
 

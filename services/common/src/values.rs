@@ -120,6 +120,14 @@ pub fn format_date(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
+/// `2012-06-30` as "30 June 2012", as letters and emails write dates; anything unreadable as
+/// it is.
+pub fn long_date(date: &str) -> String {
+    NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map(|d| d.format("%-d %B %Y").to_string())
+        .unwrap_or_else(|_| date.to_owned())
+}
+
 /// Date of birth: a calendar date (never a timestamp) from 1900-01-01 up to 16 years ago.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DateOfBirth(NaiveDate);

@@ -16,12 +16,7 @@ pub struct Made {
     pub pdf: Vec<u8>,
 }
 
-/// `2012-06-30` as "30 June 2012"; anything unreadable as it is.
-pub fn long_date(date: &str) -> String {
-    NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .map(|d| d.format("%-d %B %Y").to_string())
-        .unwrap_or_else(|_| date.to_owned())
-}
+pub use portal_common::values::long_date;
 
 /// The holder's full name: first, middle and last.
 pub fn full_name(record: &pb::TeacherRecord) -> String {

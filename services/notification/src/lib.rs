@@ -7,6 +7,7 @@ pub mod api;
 pub mod delivery;
 pub mod error;
 pub mod migration;
+pub mod news;
 pub mod store;
 pub mod templates;
 
@@ -81,6 +82,19 @@ impl Settings {
             }
             .run(),
         );
+        let follower = news::Follower {
+            store: store.clone(),
+            record: context.upstream(names::RECORD)?,
+            signer: context.signer.clone(),
+            wake: wake.clone(),
+        };
+        let stopping = context.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = follower.run() => {}
+                () = stopping.wait() => {}
+            }
+        });
         Ok(Served::one(
             NotificationServiceServer::new(api::NotificationApi::new(store, wake))
                 .accept_compressed(CompressionEncoding::Gzip)
@@ -93,6 +107,6 @@ impl Settings {
 portal_common::service_component!(
     Settings,
     name: NAME,
-    calls: [],
+    calls: [names::RECORD],
     migrator: migration::Migrator,
 );

@@ -8,7 +8,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Messages)]
+        vec![Box::new(M0001Messages), Box::new(M0002FeedCursors)]
     }
 }
 
@@ -72,6 +72,38 @@ impl MigrationTrait for M0001Messages {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table("messages").to_owned())
+            .await
+    }
+}
+
+struct M0002FeedCursors;
+
+impl MigrationName for M0002FeedCursors {
+    fn name(&self) -> &str {
+        "m0002_feed_cursors"
+    }
+}
+
+/// Where this service is in each feed it follows (the record service's changes): the cursor
+/// of the last event whose emails are queued, saved with them.
+#[async_trait::async_trait]
+impl MigrationTrait for M0002FeedCursors {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("feed_cursors")
+                    .col(string_len("feed", 40).primary_key())
+                    .col(string_len("cursor", 100))
+                    .col(timestamp_with_time_zone("updated_at"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("feed_cursors").to_owned())
             .await
     }
 }

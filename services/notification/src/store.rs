@@ -7,11 +7,29 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _,
+    ColumnTrait as _, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
+
+pub mod feed_cursor {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "feed_cursors")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub feed: String,
+        pub cursor: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
 
 pub mod message {
     use sea_orm::entity::prelude::*;
@@ -90,50 +108,65 @@ pub struct Claimed {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    writers: portal_common::db::Writers,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            writers: portal_common::db::Writers::of(&db),
+            db,
+        }
     }
 
     /// Stores a message, or finds the one already stored under the caller's key; the id, and
     /// whether it was new.
     #[tracing::instrument(name = "store", skip_all, fields(op = "queue"))]
     pub async fn queue(&self, new: &NewMessage<'_>) -> Result<(i64, bool), crate::Error> {
-        let now = Utc::now();
-        let parameters = serde_json::to_string(new.parameters)
-            .map_err(|e| DbErr::Custom(format!("parameters: {e}")))?;
-        let row = message::ActiveModel {
-            caller: Set(new.caller.to_owned()),
-            idempotency_key: Set(new.idempotency_key.to_owned()),
-            template: Set(new.template.to_owned()),
-            recipient: Set(new.recipient.to_owned()),
-            parameters: Set(Some(parameters)),
-            status: Set(Status::Queued.as_str().to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            lease_until: Set(None),
-            created_at: Set(now),
-            expires_at: Set(new.expires_at),
-            finished_at: Set(None),
-            last_error: Set(None),
-            ..Default::default()
-        };
-        let inserted = message::Entity::insert(row)
-            .on_conflict_do_nothing_on([message::Column::Caller, message::Column::IdempotencyKey])
-            .exec(&self.db)
-            .await?;
-        if let sea_orm::TryInsertResult::Inserted(result) = inserted {
-            return Ok((result.last_insert_id, true));
-        }
-        let existing = message::Entity::find()
-            .filter(message::Column::Caller.eq(new.caller))
-            .filter(message::Column::IdempotencyKey.eq(new.idempotency_key))
+        queue_in(&self.db, new).await
+    }
+
+    /// Where this service is in `feed`: the cursor saved with the last event's emails.
+    #[tracing::instrument(name = "store", skip_all, fields(op = "feed_cursor"))]
+    pub async fn feed_cursor(&self, feed: &str) -> Result<Option<String>, DbErr> {
+        Ok(feed_cursor::Entity::find_by_id(feed.to_owned())
             .one(&self.db)
             .await?
-            .ok_or_else(|| DbErr::RecordNotFound("the message just found".into()))?;
-        Ok((existing.id, false))
+            .map(|row| row.cursor))
+    }
+
+    /// Stores the emails of one event of `feed` and moves its cursor past the event, in one
+    /// transaction: the ids of the messages that are new (an email already stored under its
+    /// key, say by another instance, is not stored again).
+    #[tracing::instrument(name = "store", skip_all, fields(op = "queue_from_feed"))]
+    pub async fn queue_from_feed(
+        &self,
+        feed: &str,
+        cursor: &str,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<i64>, crate::Error> {
+        let txn = portal_common::db::begin_write(&self.db, &self.writers).await?;
+        let mut new = Vec::new();
+        for message in messages {
+            if let (id, true) = queue_in(&txn, message).await? {
+                new.push(id);
+            }
+        }
+        let row = feed_cursor::ActiveModel {
+            feed: Set(feed.to_owned()),
+            cursor: Set(cursor.to_owned()),
+            updated_at: Set(Utc::now()),
+        };
+        feed_cursor::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(feed_cursor::Column::Feed)
+                    .update_columns([feed_cursor::Column::Cursor, feed_cursor::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(new)
     }
 
     /// Claims up to `limit` messages due now, oldest first, for `lease`: no other delivery
@@ -268,4 +301,46 @@ impl Store {
             .await?
             .rows_affected)
     }
+}
+
+/// Stores a message, or finds the one already stored under the caller's key; the id, and
+/// whether it was new.
+/// [`Store::queue`] on `db`, which may be a transaction.
+async fn queue_in(
+    db: &impl ConnectionTrait,
+    new: &NewMessage<'_>,
+) -> Result<(i64, bool), crate::Error> {
+    let now = Utc::now();
+    let parameters = serde_json::to_string(new.parameters)
+        .map_err(|e| DbErr::Custom(format!("parameters: {e}")))?;
+    let row = message::ActiveModel {
+        caller: Set(new.caller.to_owned()),
+        idempotency_key: Set(new.idempotency_key.to_owned()),
+        template: Set(new.template.to_owned()),
+        recipient: Set(new.recipient.to_owned()),
+        parameters: Set(Some(parameters)),
+        status: Set(Status::Queued.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_until: Set(None),
+        created_at: Set(now),
+        expires_at: Set(new.expires_at),
+        finished_at: Set(None),
+        last_error: Set(None),
+        ..Default::default()
+    };
+    let inserted = message::Entity::insert(row)
+        .on_conflict_do_nothing_on([message::Column::Caller, message::Column::IdempotencyKey])
+        .exec(db)
+        .await?;
+    if let sea_orm::TryInsertResult::Inserted(result) = inserted {
+        return Ok((result.last_insert_id, true));
+    }
+    let existing = message::Entity::find()
+        .filter(message::Column::Caller.eq(new.caller))
+        .filter(message::Column::IdempotencyKey.eq(new.idempotency_key))
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the message just found".into()))?;
+    Ok((existing.id, false))
 }

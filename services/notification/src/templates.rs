@@ -28,7 +28,7 @@ pub struct Rendered {
 const TEXT_LAYOUT: &str = include_str!("../templates/layout.txt");
 const HTML_LAYOUT: &str = include_str!("../templates/layout.html");
 
-const TEMPLATES: [(EmailTemplate, Template); 3] = [
+const TEMPLATES: [(EmailTemplate, Template); 8] = [
     (
         EmailTemplate::VerificationCode,
         Template {
@@ -57,6 +57,56 @@ const TEMPLATES: [(EmailTemplate, Template); 3] = [
             text: include_str!("../templates/email_changed.txt"),
             html: include_str!("../templates/email_changed.html"),
             parameters: &[],
+        },
+    ),
+    (
+        EmailTemplate::ChangeRequestApproved,
+        Template {
+            name: "change_request_approved",
+            subject: "Your change to your teaching record has been approved",
+            text: include_str!("../templates/change_request_approved.txt"),
+            html: include_str!("../templates/change_request_approved.html"),
+            parameters: &["change"],
+        },
+    ),
+    (
+        EmailTemplate::ChangeRequestRejected,
+        Template {
+            name: "change_request_rejected",
+            subject: "Your change to your teaching record has not been approved",
+            text: include_str!("../templates/change_request_rejected.txt"),
+            html: include_str!("../templates/change_request_rejected.html"),
+            parameters: &["change", "reason"],
+        },
+    ),
+    (
+        EmailTemplate::StatusAwarded,
+        Template {
+            name: "status_awarded",
+            subject: "A status has been added to your teaching record",
+            text: include_str!("../templates/status_awarded.txt"),
+            html: include_str!("../templates/status_awarded.html"),
+            parameters: &["status", "awarded_date"],
+        },
+    ),
+    (
+        EmailTemplate::InductionPassed,
+        Template {
+            name: "induction_passed",
+            subject: "You have passed your induction",
+            text: include_str!("../templates/induction_passed.txt"),
+            html: include_str!("../templates/induction_passed.html"),
+            parameters: &["completed_date"],
+        },
+    ),
+    (
+        EmailTemplate::InductionFailed,
+        Template {
+            name: "induction_failed",
+            subject: "The outcome of your induction has been recorded",
+            text: include_str!("../templates/induction_failed.txt"),
+            html: include_str!("../templates/induction_failed.html"),
+            parameters: &["completed_date"],
         },
     ),
 ];

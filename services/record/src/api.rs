@@ -11,6 +11,7 @@ use dqt_proto::dqt::record::v1::{
 use portal_common::component::names;
 use portal_common::deadline::remaining_deadline;
 use portal_common::notification::Notifier;
+use portal_common::server::ShutdownSignal;
 use portal_common::values::{MAX_BULK_CHECKS, NamePart, Trn, parse_date};
 use portal_common::{
     Assurance, Caller, FieldViolation, Principal, Role, Signer, VerificationMode, Violations,
@@ -26,7 +27,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::paging;
-use crate::store::{AuditEntry, NewEmail, Store, TEACHER};
+use crate::store::{AuditEntry, FeedFilter, NewEmail, Store, TEACHER, parse_cursor};
 use crate::views::{self, Audience};
 
 /// What the digest of an email change's code is for.
@@ -44,6 +45,8 @@ pub struct RecordApi {
     /// Whether a teacher below the verified level sees a masked record.
     verification: VerificationMode,
     notifier: Notifier,
+    /// Ends the change feed's streams when the service stops.
+    shutdown: ShutdownSignal,
 }
 
 impl RecordApi {
@@ -53,6 +56,7 @@ impl RecordApi {
         evidence_retention: chrono::Duration,
         verification: VerificationMode,
         notifier: Notifier,
+        shutdown: ShutdownSignal,
     ) -> Self {
         Self {
             store,
@@ -60,6 +64,7 @@ impl RecordApi {
             evidence_retention,
             verification,
             notifier,
+            shutdown,
         }
     }
 
@@ -407,6 +412,29 @@ impl RecordService for RecordApi {
             action: AuditAction::TeacherSetDeceased,
         };
         Ok(record(&self.store.set_deceased(trn, died, audit).await?))
+    }
+
+    /// The feed for an internal client with `changes:read`, or for another component (the
+    /// notification service's emails follow it).
+    async fn watch_changes(
+        &self,
+        request: Request<pb::WatchChangesRequest>,
+    ) -> Reply<tonic::codegen::BoxStream<pb::ChangeEvent>> {
+        let caller = Caller::of(&request)?;
+        if !(caller.principal.has_role(Role::ChangesRead)
+            || matches!(caller.principal, Principal::Service(_)))
+        {
+            return Err(Error::PermissionDenied.into());
+        }
+        let (after, filter) = crate::feed::parse(request.get_ref())?;
+        let start = self.store.feed_start(after).await?;
+        Ok(Response::new(Box::pin(crate::feed::follow(
+            self.store.clone(),
+            start,
+            filter,
+            self.shutdown.clone(),
+            |event| std::future::ready(event.change_event().map(Some)),
+        ))))
     }
 
     async fn list_audit_events(
@@ -774,6 +802,123 @@ impl RecordService for RecordApi {
             .flatten()
             .ok_or(Error::NotFound(NO_MATCH))?;
         Ok(Response::new(views::teacher_check(&answer)))
+    }
+
+    /// A watch starts with a check: the same match, the same NOT_FOUND, audited as a watch.
+    async fn watch_teacher(
+        &self,
+        request: Request<pb::WatchTeacherRequest>,
+    ) -> Reply<pb::WatchedTeacher> {
+        let caller = client_with(&request, Role::EmployerCheck)?;
+        let input = request.get_ref();
+        let query = TrnQuery::parse(
+            Trn::parse("trn", &input.trn),
+            "date_of_birth",
+            &input.date_of_birth,
+        )
+        .map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::EmployerWatch,
+        };
+        let matched = self
+            .store
+            .check_teachers(
+                &[query],
+                AuditAction::EmployerWatch,
+                |q| self.fingerprint(q),
+                audit,
+            )
+            .await?
+            .pop()
+            .flatten()
+            .ok_or(Error::NotFound(NO_MATCH))?;
+        let trn = matched.person.trn;
+        let since = self.store.watch_teacher(caller.actor(), trn).await?;
+        Ok(Response::new(pb::WatchedTeacher {
+            trn: trn.to_string(),
+            watch_time: Some(std::time::SystemTime::from(since).into()),
+        }))
+    }
+
+    async fn unwatch_teacher(
+        &self,
+        request: Request<pb::UnwatchTeacherRequest>,
+    ) -> Reply<pb::UnwatchTeacherResponse> {
+        let caller = client_with(&request, Role::EmployerCheck)?;
+        let trn = trn(&request.get_ref().trn)?;
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::EmployerUnwatch,
+        };
+        self.store
+            .unwatch_teacher(caller.actor(), trn, audit)
+            .await?;
+        Ok(Response::new(pb::UnwatchTeacherResponse {}))
+    }
+
+    async fn list_watched_teachers(
+        &self,
+        request: Request<pb::ListWatchedTeachersRequest>,
+    ) -> Reply<pb::ListWatchedTeachersResponse> {
+        let caller = client_with(&request, Role::EmployerCheck)?;
+        let input = request.get_ref();
+        let mut violations = Violations::new();
+        let size = violations.check(paging::page_size("page_size", input.page_size));
+        let after = violations.check(paging::decode("page_token", &input.page_token, "watched"));
+        let (Some(size), Some(after)) = (size, after) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::EmployerWatchList,
+        };
+        let page = self
+            .store
+            .watched_teachers(caller.actor(), after, size, audit)
+            .await?;
+        Ok(Response::new(pb::ListWatchedTeachersResponse {
+            teachers: page.teachers.iter().map(views::teacher_check).collect(),
+            next_page_token: page
+                .next_after
+                .map(|id| paging::encode(id, "watched"))
+                .unwrap_or_default(),
+        }))
+    }
+
+    /// The feed's changes an employer may see to the client's watched teachers, each delivery
+    /// audited before it is sent.
+    async fn watch_restriction_changes(
+        &self,
+        request: Request<pb::WatchRestrictionChangesRequest>,
+    ) -> Reply<tonic::codegen::BoxStream<pb::RestrictionChange>> {
+        let caller = client_with(&request, Role::EmployerCheck)?.clone();
+        let input = request.get_ref();
+        let after = if input.after_cursor.trim().is_empty() {
+            None
+        } else {
+            Some(parse_cursor("after_cursor", &input.after_cursor).map_err(Error::from)?)
+        };
+        let start = self.store.feed_start(after).await?;
+        let filter = FeedFilter {
+            watched_by: Some(caller.actor().to_owned()),
+            ..FeedFilter::default()
+        };
+        let store = self.store.clone();
+        Ok(Response::new(Box::pin(crate::feed::follow(
+            self.store.clone(),
+            start,
+            filter,
+            self.shutdown.clone(),
+            move |event| {
+                let (store, caller) = (store.clone(), caller.clone());
+                async move {
+                    let change = event.restriction_change()?;
+                    store.audit_delivery(&caller, trn(&change.trn)?).await?;
+                    Ok(Some(change))
+                }
+            },
+        ))))
     }
 
     async fn find_teachers(

@@ -32,6 +32,9 @@ pub enum Error {
     CodeExpired,
     #[error("too many email changes asked for; next allowed in {0:?}")]
     TooManyEmailChanges(std::time::Duration),
+    /// A change-feed cursor from before the oldest event kept.
+    #[error("the feed no longer keeps the events after this cursor")]
+    CursorExpired,
     /// A service this one called failed.
     #[error("{0} service: {1}")]
     Downstream(&'static str, Status),
@@ -82,6 +85,11 @@ impl From<Error> for Status {
                 "too many email changes asked for: try again later",
                 Reason::TooManyEmailChanges,
                 tonic_types::ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
+            Error::CursorExpired => status(
+                Code::OutOfRange,
+                "the feed no longer keeps the events after this cursor",
+                Reason::CursorExpired,
             ),
             Error::Downstream(service, status) => portal_common::error::downstream(service, status),
         }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod domain;
 pub mod error;
+pub mod feed;
 pub mod migration;
 pub mod paging;
 pub mod seed;
@@ -52,6 +53,19 @@ pub struct Settings {
     /// the request is decided.
     #[arg(long, env = "PORTAL_EVIDENCE_RETENTION_SECONDS", default_value_t = 30 * 24 * 60 * 60)]
     pub evidence_retention_seconds: u64,
+    /// The change feed keeps its events this many days (fractions allowed); a consumer further
+    /// behind is told its cursor is too old.
+    #[arg(long, env = "PORTAL_CHANGE_RETENTION_DAYS", default_value_t = 90.0, value_parser = parse_days)]
+    pub change_retention_days: f64,
+}
+
+/// A positive number of days, at most a hundred years.
+fn parse_days(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|days| days.is_finite() && *days > 0.0 && *days <= 36_500.0)
+        .ok_or_else(|| "must be a positive number of days".to_owned())
 }
 
 impl Settings {
@@ -84,6 +98,10 @@ impl Settings {
             i64::try_from(self.evidence_retention_seconds).unwrap_or(i64::MAX / 1000),
         );
         tokio::spawn(delete_expired_evidence(store.clone(), retention));
+        tokio::spawn(prune_feed(
+            store.clone(),
+            std::time::Duration::from_secs_f64(self.change_retention_days * 86_400.0),
+        ));
         let signer = context.signer;
         let api = api::RecordApi::new(
             store,
@@ -91,6 +109,7 @@ impl Settings {
             retention,
             context.shared.verification,
             Notifier::new(context.upstream(names::NOTIFICATION)?, signer.clone(), NAME),
+            context.shutdown.clone(),
         );
         Ok(Served::one(
             RecordServiceServer::new(api)
@@ -125,6 +144,27 @@ async fn delete_expired_evidence(store: store::Store, retention: chrono::Duratio
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "expired change-request evidence deleted"),
             Err(error) => tracing::warn!(%error, "expired evidence could not be deleted"),
+        }
+    }
+}
+
+/// Deletes the change feed's events older than `retention`, now and then, for as long as the
+/// process runs.
+async fn prune_feed(store: store::Store, retention: std::time::Duration) {
+    let every = (retention / 10).clamp(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(3600),
+    );
+    let keep = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(36_500));
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match store.prune_feed(chrono::Utc::now() - keep).await {
+            Ok(0) => {}
+            Ok(deleted) => {
+                tracing::info!(deleted, "change feed events past their retention deleted")
+            }
+            Err(error) => tracing::warn!(%error, "change feed events could not be pruned"),
         }
     }
 }

@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0009Corrections),
             Box::new(M0010TrainingAndQtls),
             Box::new(M0011TrnRequests),
+            Box::new(M0012ChangeFeed),
         ]
     }
 }
@@ -911,6 +912,109 @@ impl MigrationTrait for M0011TrnRequests {
         manager
             .drop_table(Table::drop().table("trn_requests").to_owned())
             .await
+    }
+}
+
+struct M0012ChangeFeed;
+
+impl MigrationName for M0012ChangeFeed {
+    fn name(&self) -> &str {
+        "m0012_change_feed"
+    }
+}
+
+/// The change feed: each change to a record writes its events in the change's transaction, at
+/// positions taken from the one row of `change_feed` (its lock held to commit, so positions
+/// follow commit order without gaps), each with the record as an employer's check shows it
+/// (none when no longer in use) and whether that changed what employers watch; and the
+/// teachers each employer client watches.
+#[async_trait::async_trait]
+impl MigrationTrait for M0012ChangeFeed {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("change_feed")
+                    .col(integer("id").primary_key())
+                    .col(big_integer("head"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .exec_stmt(
+                Query::insert()
+                    .into_table("change_feed")
+                    .columns([Alias::new("id"), Alias::new("head")])
+                    .values_panic([1.into(), 0i64.into()])
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("change_events")
+                    .col(big_integer("position").primary_key())
+                    .col(string_len("kind", 40))
+                    .col(string_len("trn", 7))
+                    .col(timestamp_with_time_zone("time"))
+                    .col(blob("event"))
+                    .col(blob_null("employer_view"))
+                    .col(boolean("restriction_change"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("watched_teachers")
+                    .col(big_pk_auto("id"))
+                    .col(string_len("client_id", 64))
+                    .col(string_len("trn", 7))
+                    .col(timestamp_with_time_zone("watch_time"))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, table, columns, unique) in [
+            ("change_events_time", "change_events", &["time"][..], false),
+            (
+                "change_events_trn",
+                "change_events",
+                &["trn", "position"][..],
+                false,
+            ),
+            (
+                "watched_teachers_client_trn",
+                "watched_teachers",
+                &["client_id", "trn"][..],
+                true,
+            ),
+            (
+                "watched_teachers_trn",
+                "watched_teachers",
+                &["trn"][..],
+                false,
+            ),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table(Alias::new(table));
+            for column in columns {
+                index.col(Alias::new(*column));
+            }
+            if unique {
+                index.unique();
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["watched_teachers", "change_events", "change_feed"] {
+            manager
+                .drop_table(Table::drop().table(Alias::new(table)).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }
 

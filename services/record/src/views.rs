@@ -148,6 +148,7 @@ pub fn record_check(event: AuditEvent) -> Option<pb::RecordCheck> {
         RecordCheckKind::Check => pb::RecordCheckKind::Check,
         RecordCheckKind::Find => pb::RecordCheckKind::Find,
         RecordCheckKind::BulkCheck => pb::RecordCheckKind::BulkCheck,
+        RecordCheckKind::Watch => pb::RecordCheckKind::Watch,
     };
     Some(pb::RecordCheck {
         organisation: event.actor,
@@ -236,7 +237,7 @@ pub fn teacher_check(teacher: &Teacher) -> pb::TeacherCheck {
     }
 }
 
-fn professional_status(status: &ProfessionalStatus) -> pb::ProfessionalStatus {
+pub fn professional_status(status: &ProfessionalStatus) -> pb::ProfessionalStatus {
     pb::ProfessionalStatus {
         r#type: status.kind.to_proto().into(),
         route: status.route.to_proto().into(),

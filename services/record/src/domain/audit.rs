@@ -38,6 +38,14 @@ pub enum AuditAction {
     EmployerBulkCheck,
     /// An employer check or search that matched nobody (kept as a fingerprint only).
     EmployerNoMatch,
+    /// An employer started watching the record (a check that matched).
+    EmployerWatch,
+    /// An employer stopped watching the record.
+    EmployerUnwatch,
+    /// The record was shown in an employer's list of watched teachers.
+    EmployerWatchList,
+    /// A change to the record was delivered to an employer watching it.
+    EmployerWatchDelivery,
 }
 
 /// How an organisation checked a teacher's record, as the teacher is shown it.
@@ -46,10 +54,11 @@ pub enum RecordCheckKind {
     Check,
     Find,
     BulkCheck,
+    Watch,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 31] = [
         Self::TeacherCreate,
         Self::TeacherSeed,
         Self::TeacherRead,
@@ -77,6 +86,10 @@ impl AuditAction {
         Self::EmployerFind,
         Self::EmployerBulkCheck,
         Self::EmployerNoMatch,
+        Self::EmployerWatch,
+        Self::EmployerUnwatch,
+        Self::EmployerWatchList,
+        Self::EmployerWatchDelivery,
     ];
 
     /// The action's name in the log and the API, such as `teacher.update`.
@@ -109,6 +122,10 @@ impl AuditAction {
             Self::EmployerFind => "employer.find",
             Self::EmployerBulkCheck => "employer.bulk_check",
             Self::EmployerNoMatch => "employer.no_match",
+            Self::EmployerWatch => "employer.watch",
+            Self::EmployerUnwatch => "employer.unwatch",
+            Self::EmployerWatchList => "employer.watch_list",
+            Self::EmployerWatchDelivery => "employer.watch_delivery",
         }
     }
 
@@ -123,6 +140,7 @@ impl AuditAction {
             Self::EmployerCheck => Some(RecordCheckKind::Check),
             Self::EmployerFind => Some(RecordCheckKind::Find),
             Self::EmployerBulkCheck => Some(RecordCheckKind::BulkCheck),
+            Self::EmployerWatch => Some(RecordCheckKind::Watch),
             _ => None,
         }
     }
@@ -162,11 +180,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn actions_read_back_from_their_names_and_three_are_record_checks() {
+    fn actions_read_back_from_their_names_and_four_are_record_checks() {
         for action in AuditAction::ALL {
             assert_eq!(AuditAction::parse(action.as_str()), Some(action));
         }
-        assert_eq!(AuditAction::record_checks().count(), 3);
+        assert_eq!(AuditAction::record_checks().count(), 4);
         assert_eq!(AuditAction::EmployerNoMatch.record_check(), None);
         assert_eq!(
             AuditAction::EmployerBulkCheck.record_check(),

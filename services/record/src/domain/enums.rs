@@ -94,6 +94,28 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// What an event of the change feed says changed.
+    ChangeEventType => ChangeEventType {
+        TeacherCreated = "teacher.created",
+        TeacherUpdated = "teacher.updated",
+        ProfessionalStatusAdded = "professional_status.added",
+        InductionUpdated = "induction.updated",
+        QualificationAdded = "qualification.added",
+        AlertAdded = "alert.added",
+        AlertUpdated = "alert.updated",
+        AlertClosed = "alert.closed",
+        AlertDeleted = "alert.deleted",
+        QtlsUpdated = "qtls.updated",
+        TeacherDeactivated = "teacher.deactivated",
+        TeacherMerged = "teacher.merged",
+        TeacherDeceased = "teacher.deceased",
+        TrnRequestCompleted = "trn_request.completed",
+        ChangeRequestApproved = "change_request.approved",
+        ChangeRequestRejected = "change_request.rejected",
+    }
+}
+
+vocabulary! {
     /// Where the person is on a route.
     RouteStatus => RouteStatus {
         InTraining = "in_training",

@@ -25,8 +25,8 @@ pub use change::{
 };
 pub use contact::{ContactDetails, FIELDS as CONTACT_FIELDS};
 pub use enums::{
-    DegreeType, ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType, PersonStatus,
-    QtlsStatus, Route, RouteStatus, StatusType, TrnRequestStatus,
+    ChangeEventType, DegreeType, ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType,
+    PersonStatus, QtlsStatus, Route, RouteStatus, StatusType, TrnRequestStatus,
 };
 pub use qualifications::{
     Induction, InductionPeriod, Mq, Npq, ProfessionalStatus, Qtls, Training, TrainingSubject,

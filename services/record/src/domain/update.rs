@@ -155,6 +155,19 @@ impl TeacherUpdate {
 }
 
 impl Person {
+    /// What the change feed calls the change from `before` to this: a merge, a deactivation,
+    /// or any other update; nothing when nothing changed.
+    pub fn change_from(&self, before: &Person) -> Option<super::ChangeEventType> {
+        use super::{ChangeEventType, PersonStatus};
+        if self.merged_into.is_some() && before.merged_into.is_none() {
+            Some(ChangeEventType::TeacherMerged)
+        } else if self.status != PersonStatus::Active && before.status == PersonStatus::Active {
+            Some(ChangeEventType::TeacherDeactivated)
+        } else {
+            (self != before).then_some(ChangeEventType::TeacherUpdated)
+        }
+    }
+
     /// Applies an update. When the name changes, the name it replaces is returned, to be kept
     /// as a previous name that stopped being used `today`.
     pub fn apply(&mut self, update: &TeacherUpdate, today: NaiveDate) -> Option<PreviousName> {

@@ -12,10 +12,11 @@ use sea_orm::{
 };
 
 use super::entities::{change_request, person};
+use super::feed::NewEvent;
 use super::{AuditEntry, Store, TEACHER, rows};
 use crate::domain::{
-    ChangeRequest, ChangeStatus, Decision, KeptEvidence, NewChangeRequest, RequestedChange,
-    TeacherUpdate,
+    ChangeEventType, ChangeRequest, ChangeStatus, Decision, KeptEvidence, NewChangeRequest,
+    RequestedChange, TeacherUpdate,
 };
 use crate::error::Error;
 
@@ -211,9 +212,26 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or(Error::NotFound("change request"))?;
-        txn.commit().await?;
+        let decided = rows::change_request(row, trn);
+        let (_, teacher) = super::load(&txn, &self.catalogue, trn, false)
+            .await?
+            .ok_or(Error::NotFound(TEACHER))?;
+        let request = crate::views::change_request(&decided);
+        let events = match status {
+            ChangeStatus::Approved => vec![
+                NewEvent::of(ChangeEventType::TeacherUpdated, &teacher),
+                NewEvent::of(ChangeEventType::ChangeRequestApproved, &teacher)
+                    .with_change_request(request),
+            ],
+            _ => vec![
+                NewEvent::of(ChangeEventType::ChangeRequestRejected, &teacher)
+                    .with_change_request(request),
+            ],
+        };
+        super::feed::append(&txn, events).await?;
+        self.commit(txn).await?;
         self.cache.forget(trn);
-        Ok(rows::change_request(row, trn))
+        Ok(decided)
     }
 
     /// A request's evidence, while it is kept: it goes `retention` after the decision. The

@@ -10,43 +10,18 @@ use portal_common::db::write_turn;
 use portal_common::values::Trn;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _,
+    ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _,
 };
 
 use super::entities::{audit_event, person, previous_name};
+use super::load::with_previous_names;
 use super::{AuditEntry, Store, assemble, rows};
-use crate::domain::{AuditAction, AuditEvent, Person, PersonStatus, Teacher, TrnQuery};
+use crate::domain::{AuditAction, AuditEvent, PersonStatus, Teacher, TrnQuery};
 use crate::error::Error;
 
-/// Persons with their previous names, two queries for any number.
-async fn with_previous_names(
-    db: &impl ConnectionTrait,
-    rows: Vec<person::Model>,
-) -> Result<Vec<(person::Model, Person)>, Error> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut previous: HashMap<i64, Vec<previous_name::Model>> = HashMap::new();
-    if !ids.is_empty() {
-        for name in previous_name::Entity::find()
-            .filter(previous_name::Column::PersonId.is_in(ids))
-            .order_by_desc(previous_name::Column::EndedOn)
-            .order_by_desc(previous_name::Column::Id)
-            .all(db)
-            .await?
-        {
-            previous.entry(name.person_id).or_default().push(name);
-        }
-    }
-    rows.into_iter()
-        .map(|row| {
-            let person = rows::person(&row, previous.remove(&row.id).unwrap_or_default())?;
-            Ok((row, person))
-        })
-        .collect()
-}
-
 /// Whether employers may see a record at all: in use and not merged away.
-fn checkable(teacher: &Teacher) -> bool {
+pub(super) fn checkable(teacher: &Teacher) -> bool {
     teacher.person.status == PersonStatus::Active && teacher.person.merged_into.is_none()
 }
 
@@ -55,7 +30,7 @@ type Records = HashMap<Trn, Arc<Teacher>>;
 impl Store {
     /// The records of `trns` that exist: from the cache where it holds them, the rest read
     /// together (a fixed number of queries however many) and kept.
-    async fn records(&self, trns: &[Trn]) -> Result<Records, Error> {
+    pub(super) async fn records(&self, trns: &[Trn]) -> Result<Records, Error> {
         let mut found = Records::with_capacity(trns.len());
         let mut missing = Vec::new();
         for trn in trns {
@@ -91,7 +66,7 @@ impl Store {
     /// Writes the audit events of one call's employer checks: one INSERT, a transaction of its
     /// own. On PostgreSQL the rows travel as three arrays (action, TRN, fingerprint) beside what
     /// they share, so that 500 of them cost one short statement rather than 3,500 parameters.
-    async fn audit_checks(
+    pub(super) async fn audit_checks(
         &self,
         audit: &AuditEntry<'_>,
         events: Vec<CheckEvent>,
@@ -266,14 +241,14 @@ impl Store {
 
 /// The audit event of one check: under the teacher's TRN when it matched, else only a keyed
 /// fingerprint of what was asked.
-struct CheckEvent {
+pub(super) struct CheckEvent {
     action: AuditAction,
     trn: Option<Trn>,
     fingerprint: Option<String>,
 }
 
 impl CheckEvent {
-    fn matched(action: AuditAction, trn: Trn) -> Self {
+    pub(super) fn matched(action: AuditAction, trn: Trn) -> Self {
         Self {
             action,
             trn: Some(trn),

@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::entities::{email_change, person};
 use super::{AuditEntry, Store, TEACHER, rows};
-use crate::domain::ContactDetails;
+use crate::domain::{ChangeEventType, ContactDetails};
 use crate::error::Error;
 
 /// Where an email change is.
@@ -96,10 +96,11 @@ impl Store {
         audit: AuditEntry<'_>,
     ) -> Result<(ContactDetails, Option<String>), Error> {
         let (txn, id, teacher) = self.begin_change(trn).await?;
-        let mut person = teacher.person;
+        let mut person = teacher.person.clone();
         for field in fields.iter().filter(|f| **f != "email") {
             person.contact.set(field, details.get(field));
         }
+        let kinds: Vec<_> = person.change_from(&teacher.person).into_iter().collect();
         let mut row = rows::person_update(id, &person);
         row.updated_at = Set(Utc::now());
         row.update(&txn).await?;
@@ -122,7 +123,11 @@ impl Store {
             }
             None => None,
         };
-        let contact = self.finish_change(txn, trn, audit).await?.person.contact;
+        let contact = self
+            .finish_change(txn, trn, audit, &kinds)
+            .await?
+            .person
+            .contact;
         Ok((contact, waiting))
     }
 
@@ -216,7 +221,10 @@ impl Store {
         row.updated_at = Set(Utc::now());
         row.update(&txn).await?;
         Ok(Some(
-            self.finish_change(txn, trn, audit).await?.person.contact,
+            self.finish_change(txn, trn, audit, &[ChangeEventType::TeacherUpdated])
+                .await?
+                .person
+                .contact,
         ))
     }
 

@@ -105,6 +105,32 @@ pub(super) async fn children<E: EntityTrait>(
     }
     Ok(grouped)
 }
+/// Persons with their previous names, two queries for any number.
+pub(super) async fn with_previous_names(
+    db: &impl ConnectionTrait,
+    rows: Vec<person::Model>,
+) -> Result<Vec<(person::Model, Person)>, Error> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut previous: HashMap<i64, Vec<previous_name::Model>> = HashMap::new();
+    if !ids.is_empty() {
+        for name in previous_name::Entity::find()
+            .filter(previous_name::Column::PersonId.is_in(ids))
+            .order_by_desc(previous_name::Column::EndedOn)
+            .order_by_desc(previous_name::Column::Id)
+            .all(db)
+            .await?
+        {
+            previous.entry(name.person_id).or_default().push(name);
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            let person = rows::person(&row, previous.remove(&row.id).unwrap_or_default())?;
+            Ok((row, person))
+        })
+        .collect()
+}
+
 /// Whole records of persons already read: six queries however many persons and whatever they
 /// hold.
 pub(super) async fn assemble(

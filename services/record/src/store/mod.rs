@@ -7,10 +7,12 @@ mod changes;
 mod checks;
 mod email;
 pub mod entities;
+mod feed;
 mod load;
 mod rows;
 mod trn_requests;
 mod trns;
+mod watch;
 mod writes;
 
 pub use audit::{AuditEntry, AuditPage};
@@ -18,7 +20,9 @@ pub use audit::{AuditEntry, AuditPage};
 use load::{assemble, load};
 
 pub use email::{EmailChange, NewEmail};
+pub use feed::{FeedEvent, FeedFilter, FeedPage, cursor, parse_cursor};
 pub use trn_requests::{TrnRequestPage, TrnRequestView};
+pub use watch::WatchPage;
 
 use std::ops::RangeInclusive;
 
@@ -43,6 +47,7 @@ pub struct Store {
     catalogue: AlertCatalogue,
     cache: std::sync::Arc<cache::RecordCache>,
     writers: Writers,
+    feed: std::sync::Arc<feed::FeedSignal>,
 }
 
 impl Store {
@@ -79,6 +84,7 @@ impl Store {
             trn_range,
             catalogue,
             cache: std::sync::Arc::new(cache::RecordCache::new(cache_ttl)),
+            feed: std::sync::Arc::new(feed::FeedSignal::new()),
         })
     }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use portal_common::db::begin_write;
+use portal_common::db::{Write, begin_write};
 use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
@@ -13,8 +13,11 @@ use sea_orm::{
 };
 
 use super::entities::{person, previous_name, trn_request};
-use super::{AuditEntry, Store, rows};
-use crate::domain::{AuditAction, Person, Resolution, TrnMatch, TrnRequestInput, TrnRequestStatus};
+use super::feed::{NewEvent, append};
+use super::{AuditEntry, Store, TEACHER, rows};
+use crate::domain::{
+    AuditAction, ChangeEventType, Person, Resolution, TrnMatch, TrnRequestInput, TrnRequestStatus,
+};
 use crate::error::Error;
 
 /// The most records the search for an existing one reads: more sharing a date of birth or a
@@ -222,8 +225,24 @@ impl Store {
         .insert(&txn)
         .await?;
         audit.model(trn).insert(&txn).await?;
-        txn.commit().await?;
-        view(&row)
+        let answered = view(&row)?;
+        self.completed(&txn, &answered).await?;
+        self.commit(txn).await?;
+        Ok(answered)
+    }
+
+    /// The change feed's event of a request answered with a TRN, carrying its record; nothing
+    /// for a request still waiting for review.
+    async fn completed(&self, txn: &Write, request: &TrnRequestView) -> Result<(), Error> {
+        let Some(trn) = request.trn else {
+            return Ok(());
+        };
+        let (_, teacher) = super::load(txn, &self.catalogue, trn, false)
+            .await?
+            .ok_or(Error::NotFound(TEACHER))?;
+        let event = NewEvent::of(ChangeEventType::TrnRequestCompleted, &teacher)
+            .with_trn_request(crate::views::trn_request(request));
+        append(txn, vec![event]).await
     }
 
     /// A request by its id: the calling client's own, else the only one of that id.
@@ -341,7 +360,9 @@ impl Store {
         .update(&txn)
         .await?;
         audit.model(Some(trn)).insert(&txn).await?;
-        txn.commit().await?;
-        view(&resolved)
+        let answered = view(&resolved)?;
+        self.completed(&txn, &answered).await?;
+        self.commit(txn).await?;
+        Ok(answered)
     }
 }

@@ -9,8 +9,10 @@ use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait, QueryFilter as _};
 
 use super::entities::{person, trn_allocation};
-use super::{AuditEntry, Store, TEACHER, insert_all, load, rows};
-use crate::domain::{NewRecord, Teacher};
+use super::feed::{NewEvent, append};
+use super::load::with_previous_names;
+use super::{AuditEntry, Store, TEACHER, assemble, insert_all, load, rows};
+use crate::domain::{ChangeEventType, NewRecord, Teacher};
 use crate::error::Error;
 
 impl Store {
@@ -27,10 +29,11 @@ impl Store {
         }
         let txn = begin_write(&self.db, &self.writers).await?;
         let trns = self.insert_records_in(&txn, records, audit).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(trns)
     }
-    /// [`Self::insert_records`] inside the caller's transaction.
+    /// [`Self::insert_records`] inside the caller's transaction, which must be committed with
+    /// [`Self::commit`] (it writes to the change feed).
     pub(super) async fn insert_records_in(
         &self,
         txn: &impl ConnectionTrait,
@@ -94,6 +97,17 @@ impl Store {
         insert_all(txn, alerts).await?;
         let audits: Vec<_> = trns.iter().map(|&trn| audit.model(Some(trn))).collect();
         insert_all(txn, audits).await?;
+        let created = assemble(
+            txn,
+            &self.catalogue,
+            with_previous_names(txn, inserted).await?,
+        )
+        .await?;
+        let events = created
+            .iter()
+            .map(|teacher| NewEvent::of(ChangeEventType::TeacherCreated, teacher))
+            .collect();
+        append(txn, events).await?;
         Ok(trns)
     }
     /// Creates one record and returns it as held.

@@ -9,9 +9,10 @@ use sea_orm::{
 };
 
 use super::entities::{alert, induction_exemption, induction_period, person};
+use super::feed::{NewEvent, append};
 use super::{AuditEntry, Store, TEACHER, insert_all, load, rows};
 use crate::domain::{
-    AlertCloseError, AlertCorrection, AlertRemoval, Induction, Mq, NewAlert, Npq,
+    AlertCloseError, AlertCorrection, AlertRemoval, ChangeEventType, Induction, Mq, NewAlert, Npq,
     ProfessionalStatus, Qtls, Teacher, TeacherUpdate,
 };
 use crate::error::Error;
@@ -26,22 +27,29 @@ impl Store {
             .ok_or(Error::NotFound(TEACHER))?;
         Ok((txn, id, teacher))
     }
-    /// Closes a change: the audit event, then the record as it now stands, then commit.
+    /// Closes a change: the audit event, the record as it now stands, the change feed's events
+    /// of `kinds` carrying it, then commit.
     pub(super) async fn finish_change(
         &self,
         txn: Write,
         trn: Trn,
         audit: AuditEntry<'_>,
+        kinds: &[ChangeEventType],
     ) -> Result<Teacher, Error> {
-        self.finish_change_noting(txn, trn, audit, None).await
+        self.finish_change_with(txn, trn, audit, None, |teacher| {
+            NewEvent::all(kinds, teacher)
+        })
+        .await
     }
-    /// [`Self::finish_change`], the audit event keeping `details` too.
-    pub(super) async fn finish_change_noting(
+    /// [`Self::finish_change`], the audit event keeping `details` too, the events as `events`
+    /// makes them from the record as it now stands.
+    pub(super) async fn finish_change_with(
         &self,
         txn: Write,
         trn: Trn,
         audit: AuditEntry<'_>,
         details: Option<String>,
+        events: impl FnOnce(&Teacher) -> Vec<NewEvent>,
     ) -> Result<Teacher, Error> {
         let mut event = audit.model(Some(trn));
         event.details = Set(details);
@@ -49,7 +57,8 @@ impl Store {
         let (_, teacher) = load(&txn, &self.catalogue, trn, false)
             .await?
             .ok_or(Error::NotFound(TEACHER))?;
-        txn.commit().await?;
+        append(&txn, events(&teacher)).await?;
+        self.commit(txn).await?;
         self.cache.forget(trn);
         Ok(teacher)
     }
@@ -66,15 +75,17 @@ impl Store {
             check_merge_target(&txn, trn, target).await?;
         }
         let today = Utc::now().date_naive();
-        let mut person = teacher.person;
+        let before = teacher.person;
+        let mut person = before.clone();
         let previous = person.apply(update, today);
+        let kinds: Vec<_> = person.change_from(&before).into_iter().collect();
         let mut row = rows::person_update(id, &person);
         row.updated_at = Set(Utc::now());
         row.update(&txn).await?;
         if let Some(previous) = previous {
             rows::previous_name(id, &previous).insert(&txn).await?;
         }
-        self.finish_change(txn, trn, audit).await
+        self.finish_change(txn, trn, audit, &kinds).await
     }
     /// Adds a professional status; a first QTS may also decide induction.
     #[tracing::instrument(name = "store", skip_all, fields(op = "add_professional_status"))]
@@ -89,10 +100,20 @@ impl Store {
             .check_new_status(status)
             .map_err(Error::FailedPrecondition)?;
         rows::professional_status(id, status).insert(&txn).await?;
-        if let Some(induction) = teacher.induction.after_award(status, teacher.qtls) {
-            write_induction(&txn, id, &induction).await?;
+        let decided = teacher.induction.after_award(status, teacher.qtls);
+        if let Some(induction) = &decided {
+            write_induction(&txn, id, induction).await?;
         }
-        self.finish_change(txn, trn, audit).await
+        let before = teacher.induction.status;
+        self.finish_change_with(txn, trn, audit, None, |after| {
+            let added = NewEvent::of(ChangeEventType::ProfessionalStatusAdded, after)
+                .with_status_added(status);
+            let induction = decided.map(|_| {
+                NewEvent::of(ChangeEventType::InductionUpdated, after).with_induction_before(before)
+            });
+            std::iter::once(added).chain(induction).collect()
+        })
+        .await
     }
     /// Replaces the induction, which must suit the record's statuses.
     #[tracing::instrument(name = "store", skip_all, fields(op = "set_induction"))]
@@ -105,7 +126,14 @@ impl Store {
         let (txn, id, teacher) = self.begin_change(trn).await?;
         induction.check_against("induction", &teacher.statuses, teacher.qtls)?;
         write_induction(&txn, id, induction).await?;
-        self.finish_change(txn, trn, audit).await
+        let before = teacher.induction.status;
+        self.finish_change_with(txn, trn, audit, None, |after| {
+            vec![
+                NewEvent::of(ChangeEventType::InductionUpdated, after)
+                    .with_induction_before(before),
+            ]
+        })
+        .await
     }
     /// Adds an NPQ, at most one of each type.
     #[tracing::instrument(name = "store", skip_all, fields(op = "add_npq"))]
@@ -120,14 +148,16 @@ impl Store {
             .check_new_npq(npq)
             .map_err(Error::FailedPrecondition)?;
         rows::npq(id, npq).insert(&txn).await?;
-        self.finish_change(txn, trn, audit).await
+        self.finish_change(txn, trn, audit, &[ChangeEventType::QualificationAdded])
+            .await
     }
     /// Adds a mandatory qualification.
     #[tracing::instrument(name = "store", skip_all, fields(op = "add_mq"))]
     pub async fn add_mq(&self, trn: Trn, mq: &Mq, audit: AuditEntry<'_>) -> Result<Teacher, Error> {
         let (txn, id, _) = self.begin_change(trn).await?;
         rows::mq(id, mq).insert(&txn).await?;
-        self.finish_change(txn, trn, audit).await
+        self.finish_change(txn, trn, audit, &[ChangeEventType::QualificationAdded])
+            .await
     }
     /// Adds an alert.
     #[tracing::instrument(name = "store", skip_all, fields(op = "add_alert"))]
@@ -139,7 +169,8 @@ impl Store {
     ) -> Result<Teacher, Error> {
         let (txn, id, _) = self.begin_change(trn).await?;
         rows::alert(id, alert).insert(&txn).await?;
-        self.finish_change(txn, trn, audit).await
+        self.finish_change(txn, trn, audit, &[ChangeEventType::AlertAdded])
+            .await
     }
     /// Closes an open alert of the record on `end`.
     #[tracing::instrument(name = "store", skip_all, fields(op = "close_alert"))]
@@ -165,7 +196,8 @@ impl Store {
         }
         .update(&txn)
         .await?;
-        self.finish_change(txn, trn, audit).await
+        self.finish_change(txn, trn, audit, &[ChangeEventType::AlertClosed])
+            .await
     }
     /// Corrects an alert of the record: its details or dates (an end cleared reopens it).
     #[tracing::instrument(name = "store", skip_all, fields(op = "update_alert"))]
@@ -187,7 +219,8 @@ impl Store {
         }
         .update(&txn)
         .await?;
-        self.finish_change(txn, trn, audit).await
+        self.finish_change(txn, trn, audit, &[ChangeEventType::AlertUpdated])
+            .await
     }
     /// Removes an alert entered in error: it stays in its table, out of every view, and the
     /// audit event keeps which alert it was and why it went.
@@ -212,8 +245,10 @@ impl Store {
             "alert {} ({}) removed: {}",
             held.id, held.kind.code, removal.reason
         );
-        self.finish_change_noting(txn, trn, audit, Some(noted))
-            .await
+        self.finish_change_with(txn, trn, audit, Some(noted), |after| {
+            vec![NewEvent::of(ChangeEventType::AlertDeleted, after)]
+        })
+        .await
     }
     /// Sets the record's QTLS status and its award date.
     #[tracing::instrument(name = "store", skip_all, fields(op = "set_qtls"))]
@@ -225,7 +260,8 @@ impl Store {
     ) -> Result<Teacher, Error> {
         let (txn, id, _) = self.begin_change(trn).await?;
         rows::qtls_update(id, qtls).update(&txn).await?;
-        self.finish_change(txn, trn, audit).await
+        self.finish_change(txn, trn, audit, &[ChangeEventType::QtlsUpdated])
+            .await
     }
     /// Closes the record of a teacher who has died: deactivated, with the date of death.
     #[tracing::instrument(name = "store", skip_all, fields(op = "set_deceased"))]
@@ -240,7 +276,8 @@ impl Store {
         rows::person_update(id, &teacher.person)
             .update(&txn)
             .await?;
-        self.finish_change(txn, trn, audit).await
+        self.finish_change(txn, trn, audit, &[ChangeEventType::TeacherDeceased])
+            .await
     }
 }
 
