@@ -27,7 +27,7 @@ fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
         .connect_lazy())
 }
 
-fn authed<T>(message: T, token: &str) -> Request<T> {
+pub fn authed<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
     if let Ok(value) = MetadataValue::try_from(format!("Bearer {token}")) {
         request.metadata_mut().insert("authorization", value);
@@ -43,6 +43,8 @@ pub struct Fixture {
     pub teachers: Vec<(String, String)>,
     pub sessions: Vec<String>,
     pub employer: String,
+    /// The admin client's session: it writes records and reads the change feed.
+    pub admin: String,
     pub bulk: Vec<pb::TeacherQuery>,
     /// A pool on the record database with a table of the run's own, for pg-commit.
     pub commits: Option<sea_orm::DatabaseConnection>,
@@ -96,13 +98,7 @@ pub async fn fixture(target: &Target, teachers: usize, callers: u32) -> anyhow::
         .token;
     let mut made = Vec::with_capacity(teachers);
     for i in 0..teachers {
-        // Names hold letters only: the teacher's number spelt in letters, a for 0 to j for 9.
-        let spelt: String = i
-            .to_string()
-            .bytes()
-            .map(|digit| char::from(digit - b'0' + b'a'))
-            .collect();
-        let surname = format!("Benchmark{spelt}");
+        let surname = format!("Benchmark{}", spelt(i));
         let trn = admin
             .create_teacher(authed(
                 pb::CreateTeacherRequest {
@@ -183,6 +179,7 @@ pub async fn fixture(target: &Target, teachers: usize, callers: u32) -> anyhow::
         teachers: made,
         sessions,
         employer,
+        admin: admin_token,
         bulk,
         commits: match target
             .record_database
@@ -193,6 +190,15 @@ pub async fn fixture(target: &Target, teachers: usize, callers: u32) -> anyhow::
             None => None,
         },
     })
+}
+
+/// A number spelt in letters, a for 0 to j for 9: names hold letters only.
+fn spelt(number: impl ToString) -> String {
+    number
+        .to_string()
+        .bytes()
+        .map(|digit| char::from(digit - b'0' + b'a'))
+        .collect()
 }
 
 fn sign_in(trn: &str, surname: &str) -> pb::SignInTeacherRequest {
@@ -335,6 +341,27 @@ pub async fn call(fixture: &Fixture, scenario: Scenario, i: usize) -> Result<(),
                 Err(status) if status.code() == Code::FailedPrecondition => Ok(()),
                 other => status(other.map(drop)),
             }
+        }
+        Scenario::Feed => {
+            // A new middle name each time: one event in the feed.
+            let (trn, _) = &fixture.teachers[pick(fixture.teachers.len())];
+            let request = pb::UpdateTeacherRequest {
+                trn: trn.clone(),
+                teacher: Some(pb::TeacherRecord {
+                    middle_name: spelt(rand::random::<u32>()),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["middle_name".into()],
+                }),
+            };
+            let mut admin = AdministrationClient::new(fixture.gateway.clone());
+            status(
+                admin
+                    .update_teacher(authed(request, &fixture.admin))
+                    .await
+                    .map(drop),
+            )
         }
         Scenario::All => Err(Code::InvalidArgument),
     }

@@ -3,6 +3,7 @@
 //! scenario: throughput, latencies in an HDR histogram, and the CPU and memory of every process.
 //! It is part of the binary only, not of the library the services and tests build on.
 
+mod feed;
 mod fixture;
 mod spawned;
 mod usage;
@@ -51,13 +52,18 @@ pub enum Scenario {
     /// sign-ins with wrong secrets (unknown client ids, one source): what a flood of secrets
     /// costs everyone else once the throttle and the Argon2 bound have done their work.
     SecretFlood,
+    /// UpdateTeacher (a change of middle name) while one consumer follows WatchChanges live:
+    /// the writes, the lag from each change's commit to its delivery (`feed-lag`: events a
+    /// second delivered and the lag's quantiles), then the whole feed kept read again from the
+    /// start (`feed-replay`: events a second, and the gaps between them).
+    Feed,
     /// Every scenario in turn.
     All,
 }
 
 impl Scenario {
     /// What `all` runs (evidence apart: it is about memory, not speed).
-    const EACH: [Scenario; 9] = [
+    const EACH: [Scenario; 10] = [
         Scenario::Health,
         Scenario::RecordDirect,
         Scenario::MyRecord,
@@ -67,6 +73,7 @@ impl Scenario {
         Scenario::BulkCheck,
         Scenario::PgCommit,
         Scenario::SecretFlood,
+        Scenario::Feed,
     ];
 
     fn name(self) -> &'static str {
@@ -81,6 +88,7 @@ impl Scenario {
             Scenario::PgCommit => "pg-commit",
             Scenario::Evidence => "evidence",
             Scenario::SecretFlood => "secret-flood",
+            Scenario::Feed => "feed-write",
             Scenario::All => "all",
         }
     }
@@ -186,12 +194,12 @@ fn new_histogram() -> anyhow::Result<Histogram<u64>> {
     Ok(Histogram::new_with_bounds(1, 600_000_000, 3)?)
 }
 
-/// Runs one scenario and measures it.
+/// Runs one scenario and measures it (the feed's also measures its consumer).
 async fn measure(
     fixture: Arc<Fixture>,
     scenario: Scenario,
     load: &Load,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Vec<Outcome>> {
     let histogram = Arc::new(Mutex::new(new_histogram()?));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
@@ -216,6 +224,11 @@ async fn measure(
             }
         }
     };
+    // The feed's consumer follows from before the first write to after the last.
+    let consumer = (scenario == Scenario::Feed).then(|| {
+        let measured_from = std::time::SystemTime::now() + warmup;
+        tokio::spawn(feed::follow(fixture.clone(), measured_from, end))
+    });
     // The flood runs beside the measured calls, for as long as they do.
     let mut flood = tokio::task::JoinSet::new();
     if scenario == Scenario::SecretFlood {
@@ -270,13 +283,18 @@ async fn measure(
     flood.join_all().await;
     let tally = std::mem::take(&mut *tally.lock().await);
     let histogram = histogram.lock().await.clone();
-    Ok(Outcome {
+    let mut outcomes = vec![Outcome {
         scenario: scenario.name(),
         requests: tally.requests,
         errors: tally.errors,
         seconds: load.duration,
         histogram,
-    })
+    }];
+    if let Some(consumer) = consumer {
+        outcomes.push(consumer.await??);
+        outcomes.push(feed::replay(&fixture).await?);
+    }
+    Ok(outcomes)
 }
 
 /// Callers step through the teachers by this much, so that they do not all read the same
@@ -306,13 +324,14 @@ pub async fn run(
         println!("{}", Outcome::HEADER);
     }
     for scenario in scenarios {
-        let outcome = measure(fixture.clone(), scenario, &load).await?;
-        if load.json {
-            println!("{}", outcome.json());
-        } else {
-            println!("{}", outcome.row());
+        for outcome in measure(fixture.clone(), scenario, &load).await? {
+            if load.json {
+                println!("{}", outcome.json());
+            } else {
+                println!("{}", outcome.row());
+            }
+            outcomes.push(outcome);
         }
-        outcomes.push(outcome);
     }
     fixture.drop_commits().await?;
     Ok(outcomes)

@@ -67,7 +67,10 @@ fn every_scenario_runs_and_reports_its_json() {
             "certificate",
             "employer-check",
             "bulk-check",
-            "secret-flood"
+            "secret-flood",
+            "feed-write",
+            "feed-lag",
+            "feed-replay"
         ],
         "pg-commit only on PostgreSQL"
     );

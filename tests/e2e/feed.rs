@@ -29,6 +29,23 @@ async fn teacher(h: &Harness, admin: &str, first: &str, last: &str) -> pb::Teach
     .await
 }
 
+/// Changes the field at `path` of the record of `trn` to its value in `record`.
+async fn update(h: &Harness, admin: &str, trn: &str, record: pb::TeacherRecord, path: &str) {
+    h.admin()
+        .update_teacher(authed(
+            pb::UpdateTeacherRequest {
+                trn: trn.to_owned(),
+                teacher: Some(record),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec![path.into()],
+                }),
+            },
+            admin,
+        ))
+        .await
+        .unwrap();
+}
+
 fn after(cursor: &str) -> pb::WatchChangesRequest {
     pb::WatchChangesRequest {
         after_cursor: cursor.into(),
@@ -222,6 +239,84 @@ async fn changes_are_told(h: &Harness) {
     assert_eq!(kinds(&take(&mut filtered, 1).await), [Type::AlertAdded]);
     assert_eq!(kinds(&take(&mut live, 1).await), [Type::AlertAdded]);
 
+    // The rest of the kinds: a TRN request answered with a new record, a qualification, a
+    // deactivation and a merge, each carrying what it is about.
+    let rest_only = pb::WatchChangesRequest {
+        after_cursor: events.last().unwrap().cursor.clone(),
+        event_types: vec![
+            Type::TeacherCreated.into(),
+            Type::TrnRequestCompleted.into(),
+            Type::QualificationAdded.into(),
+            Type::TeacherDeactivated.into(),
+            Type::TeacherMerged.into(),
+        ],
+        ..Default::default()
+    };
+    let mut rest = watch(h, &admin, rest_only).await.unwrap();
+    let answered = admin_client()
+        .create_trn_request(authed(
+            pb::CreateTrnRequestRequest {
+                request_id: "feed-request-1".into(),
+                first_name: "Mabli".into(),
+                last_name: "Hughes".into(),
+                date_of_birth: "1996-04-05".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    admin_client()
+        .add_qualification(authed(
+            pb::AddQualificationRequest {
+                trn: answered.trn.clone(),
+                qualification: Some(pb::add_qualification_request::Qualification::Npq(
+                    pb::NpqQualification {
+                        r#type: pb::NpqType::Npqh.into(),
+                        awarded_date: "2023-02-10".into(),
+                        ..Default::default()
+                    },
+                )),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let duplicate = teacher(h, &admin, "Mabli", "Hughes").await;
+    let merged = pb::TeacherRecord {
+        merged_into_trn: answered.trn.clone(),
+        ..Default::default()
+    };
+    update(h, &admin, &duplicate.trn, merged, "merged_into_trn").await;
+    let deactivated = pb::TeacherRecord {
+        status: pb::PersonStatus::Deactivated.into(),
+        ..Default::default()
+    };
+    update(h, &admin, &answered.trn, deactivated, "status").await;
+    let told = take(&mut rest, 6).await;
+    assert_eq!(
+        kinds(&told),
+        [
+            Type::TeacherCreated,
+            Type::TrnRequestCompleted,
+            Type::QualificationAdded,
+            Type::TeacherCreated,
+            Type::TeacherMerged,
+            Type::TeacherDeactivated,
+        ]
+    );
+    assert_eq!(told[1].trn_request.clone().unwrap().trn, answered.trn);
+    assert_eq!(told[2].record.clone().unwrap().npq_qualifications.len(), 1);
+    assert_eq!(
+        told[4].record.clone().unwrap().merged_into_trn,
+        answered.trn
+    );
+    assert_eq!(
+        told[5].record.clone().unwrap().status(),
+        pb::PersonStatus::Deactivated
+    );
+
     // Bad input names its field; a cursor never given is refused too.
     let bad = pb::WatchChangesRequest {
         after_cursor: "not a cursor".into(),
@@ -263,7 +358,8 @@ async fn every_change_is_told_in_order_and_a_consumer_resumes_exactly_postgres()
 
 /// Writers on two record-service instances over one database, several at once on each, while a
 /// consumer follows live: every change is told once, each record's in the order it was made,
-/// and a consumer resuming from any cursor gets exactly the rest.
+/// and a consumer resuming from any cursor gets exactly the rest; also when changes commit out
+/// of the order in which they took their ids.
 #[tokio::test]
 async fn two_instances_writing_at_once_lose_and_repeat_nothing() {
     let Some(h) = start(Stores::PostgresRedis, |_| {}).await else {
@@ -297,51 +393,88 @@ async fn two_instances_writing_at_once_lose_and_repeat_nothing() {
     let mut live = watch(&h, &admin, after("")).await.unwrap();
     let created = take(&mut live, RECORDS).await;
     // Each record is changed CHANGES times in turn, half the records through each instance,
-    // all records at once.
+    // all records at once. A round is repeated (up to five) until some change took its audit
+    // row's id before another's yet committed after it: the case an outbox ordered by ids taken
+    // at insert gets wrong.
     let letters = ["Ab", "Bc", "Cd", "De", "Ef", "Fg", "Gh", "Hi"];
-    let mut writers = tokio::task::JoinSet::new();
-    for (i, trn) in records.iter().enumerate() {
-        let (trn, admin) = (trn.clone(), admin.clone());
-        let (mut direct, signer, writer) = (direct.clone(), signer.clone(), writer.clone());
-        let mut gateway = h.admin();
-        writers.spawn(async move {
-            for letter in letters.iter().take(CHANGES) {
-                let request = pb::UpdateTeacherRequest {
-                    trn: trn.clone(),
-                    teacher: Some(pb::TeacherRecord {
-                        middle_name: (*letter).into(),
-                        ..Default::default()
-                    }),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["middle_name".into()],
-                    }),
-                };
-                if i % 2 == 0 {
-                    gateway
-                        .update_teacher(authed(request, &admin))
-                        .await
-                        .unwrap();
-                } else {
-                    let signed =
-                        signer.request(request, &writer, portal_common::deadline::DEFAULT_DEADLINE);
-                    direct.update_teacher(signed).await.unwrap();
+    let mut all: Vec<pb::ChangeEvent> = created;
+    let mut inverted = false;
+    for round in ["", "a", "b", "c", "d"] {
+        let names: Vec<String> = letters.iter().map(|l| format!("{l}{round}")).collect();
+        let mut writers = tokio::task::JoinSet::new();
+        for (i, trn) in records.iter().enumerate() {
+            let (trn, admin, names) = (trn.clone(), admin.clone(), names.clone());
+            let (mut direct, signer, writer) = (direct.clone(), signer.clone(), writer.clone());
+            let mut gateway = h.admin();
+            writers.spawn(async move {
+                for name in names.iter().take(CHANGES) {
+                    let request = pb::UpdateTeacherRequest {
+                        trn: trn.clone(),
+                        teacher: Some(pb::TeacherRecord {
+                            middle_name: name.clone(),
+                            ..Default::default()
+                        }),
+                        update_mask: Some(prost_types::FieldMask {
+                            paths: vec!["middle_name".into()],
+                        }),
+                    };
+                    if i % 2 == 0 {
+                        gateway
+                            .update_teacher(authed(request, &admin))
+                            .await
+                            .unwrap();
+                    } else {
+                        let deadline = portal_common::deadline::DEFAULT_DEADLINE;
+                        let signed = signer.request(request, &writer, deadline);
+                        direct.update_teacher(signed).await.unwrap();
+                    }
                 }
-            }
-        });
-    }
-    writers.join_all().await;
-    let events = take(&mut live, RECORDS * CHANGES).await;
-    assert!(quiet(&mut live).await, "nothing twice");
-    for trn in &records {
-        let names: Vec<String> = events
-            .iter()
-            .filter(|e| &e.trn == trn)
-            .map(|e| e.record.clone().unwrap().middle_name)
+            });
+        }
+        writers.join_all().await;
+        let events = take(&mut live, RECORDS * CHANGES).await;
+        assert!(quiet(&mut live).await, "nothing twice");
+        for trn in &records {
+            let told: Vec<String> = events
+                .iter()
+                .filter(|e| &e.trn == trn)
+                .map(|e| e.record.clone().unwrap().middle_name)
+                .collect();
+            assert_eq!(told, names, "each record's changes in order");
+        }
+        // The records in the order their audit rows took ids, against the feed's order.
+        let audit = h
+            .admin()
+            .list_audit_events(authed(
+                pb::ListAuditEventsRequest {
+                    page_size: 500,
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        let by_id: Vec<String> = audit
+            .into_iter()
+            .rev()
+            .filter(|e| e.action == "teacher.update" && records.contains(&e.trn))
+            .map(|e| e.trn)
+            .skip(all.len() - RECORDS)
             .collect();
-        assert_eq!(names, letters[..CHANGES], "each record's changes in order");
+        let by_commit: Vec<String> = events.iter().map(|e| e.trn.clone()).collect();
+        inverted = by_id != by_commit;
+        all.extend(events);
+        if inverted {
+            break;
+        }
     }
+    assert!(
+        inverted,
+        "no change committed out of the order of its ids in five rounds"
+    );
     // Resuming anywhere gives exactly the rest, whichever instance wrote it.
-    let all: Vec<pb::ChangeEvent> = created.into_iter().chain(events).collect();
     for i in [0, 7, 19, all.len() - 2] {
         let mut resumed = watch(&h, &admin, after(&all[i].cursor)).await.unwrap();
         let rest = take(&mut resumed, all.len() - i - 1).await;

@@ -120,6 +120,26 @@ impl RecordApi {
         })
     }
 
+    /// One employer check by TRN and date of birth, audited as `action`: the record matched,
+    /// or the one NOT_FOUND of every miss.
+    async fn check_one(
+        &self,
+        caller: &Caller,
+        trn: &str,
+        date_of_birth: &str,
+        action: AuditAction,
+    ) -> Result<crate::domain::Teacher, Error> {
+        let query = TrnQuery::parse(Trn::parse("trn", trn), "date_of_birth", date_of_birth)
+            .map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry { caller, action };
+        self.store
+            .check_teachers(&[query], action, |q| self.fingerprint(q), audit)
+            .await?
+            .pop()
+            .flatten()
+            .ok_or(Error::NotFound(NO_MATCH))
+    }
+
     /// The fingerprint of a check by TRN and date of birth, kept when it matched nobody.
     fn fingerprint(&self, query: &TrnQuery) -> String {
         self.signer.fingerprint(
@@ -779,28 +799,14 @@ impl RecordService for RecordApi {
     ) -> Reply<pb::TeacherCheck> {
         let caller = client_with(&request, Role::EmployerCheck)?;
         let input = request.get_ref();
-        let query = TrnQuery::parse(
-            Trn::parse("trn", &input.trn),
-            "date_of_birth",
-            &input.date_of_birth,
-        )
-        .map_err(Error::InvalidArgument)?;
-        let audit = AuditEntry {
-            caller,
-            action: AuditAction::EmployerCheck,
-        };
         let answer = self
-            .store
-            .check_teachers(
-                &[query],
+            .check_one(
+                caller,
+                &input.trn,
+                &input.date_of_birth,
                 AuditAction::EmployerCheck,
-                |q| self.fingerprint(q),
-                audit,
             )
-            .await?
-            .pop()
-            .flatten()
-            .ok_or(Error::NotFound(NO_MATCH))?;
+            .await?;
         Ok(Response::new(views::teacher_check(&answer)))
     }
 
@@ -811,28 +817,14 @@ impl RecordService for RecordApi {
     ) -> Reply<pb::WatchedTeacher> {
         let caller = client_with(&request, Role::EmployerCheck)?;
         let input = request.get_ref();
-        let query = TrnQuery::parse(
-            Trn::parse("trn", &input.trn),
-            "date_of_birth",
-            &input.date_of_birth,
-        )
-        .map_err(Error::InvalidArgument)?;
-        let audit = AuditEntry {
-            caller,
-            action: AuditAction::EmployerWatch,
-        };
         let matched = self
-            .store
-            .check_teachers(
-                &[query],
+            .check_one(
+                caller,
+                &input.trn,
+                &input.date_of_birth,
                 AuditAction::EmployerWatch,
-                |q| self.fingerprint(q),
-                audit,
             )
-            .await?
-            .pop()
-            .flatten()
-            .ok_or(Error::NotFound(NO_MATCH))?;
+            .await?;
         let trn = matched.person.trn;
         let since = self.store.watch_teacher(caller.actor(), trn).await?;
         Ok(Response::new(pb::WatchedTeacher {

@@ -887,15 +887,7 @@ impl MigrationTrait for M0011TrnRequests {
                 false,
             ),
         ] {
-            let mut index = Index::create();
-            index.name(name).table(Alias::new(table));
-            for column in columns {
-                index.col(Alias::new(*column));
-            }
-            if unique {
-                index.unique();
-            }
-            manager.create_index(index.to_owned()).await?;
+            create_index(manager, name, table, columns, unique).await?;
         }
         Ok(())
     }
@@ -995,15 +987,7 @@ impl MigrationTrait for M0012ChangeFeed {
                 false,
             ),
         ] {
-            let mut index = Index::create();
-            index.name(name).table(Alias::new(table));
-            for column in columns {
-                index.col(Alias::new(*column));
-            }
-            if unique {
-                index.unique();
-            }
-            manager.create_index(index.to_owned()).await?;
+            create_index(manager, name, table, columns, unique).await?;
         }
         Ok(())
     }
@@ -1016,6 +1000,25 @@ impl MigrationTrait for M0012ChangeFeed {
         }
         Ok(())
     }
+}
+
+/// Creates index `name` of `table` on `columns`, unique or not.
+async fn create_index(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: &str,
+    columns: &[&str],
+    unique: bool,
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(Alias::new(table));
+    for column in columns {
+        index.col(Alias::new(*column));
+    }
+    if unique {
+        index.unique();
+    }
+    manager.create_index(index.to_owned()).await
 }
 
 /// Adds columns one at a time: SQLite alters a table one column per statement.

@@ -756,6 +756,11 @@ pub async fn seed(
         };
         store.insert_records(&batch, audit).await?;
         written += batch.len() as u64;
+        // Each batch reads its records back for the change feed: the planner must know the
+        // tables are no longer empty, or it scans them whole for every batch.
+        if written == BATCH || written % (100 * BATCH) == 0 {
+            store.refresh_statistics().await?;
+        }
         progress(written);
     }
     producer

@@ -88,6 +88,14 @@ impl Store {
         })
     }
 
+    /// Brings the query planner's statistics of the record's tables up to date (ANALYZE), as a
+    /// bulk load needs while it grows them from nothing.
+    pub async fn refresh_statistics(&self) -> Result<(), Error> {
+        use sea_orm::ConnectionTrait as _;
+        self.db.execute_unprepared("ANALYZE").await?;
+        Ok(())
+    }
+
     /// The alert types, as loaded at start.
     pub fn catalogue(&self) -> &AlertCatalogue {
         &self.catalogue
