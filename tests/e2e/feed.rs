@@ -619,3 +619,34 @@ async fn streams_end_with_their_session_embedded() {
 async fn streams_end_with_their_session_postgres() {
     streams_end_with_their_session(Stores::PostgresRedis).await;
 }
+
+/// A stream ends, UNAUTHENTICATED, when its session reaches its absolute lifetime, however
+/// busy the stream is.
+#[tokio::test]
+async fn streams_end_when_their_session_expires() {
+    let h = start(Stores::Embedded, |config| {
+        config.shared.client_session_seconds = 3;
+    })
+    .await
+    .unwrap();
+    let admin = h.sign_in_admin().await;
+    let mut stream = watch(&h, &admin, after("")).await.unwrap();
+    let started = std::time::Instant::now();
+    let ended = loop {
+        // Changes keep coming while the session runs out.
+        let writer = h.sign_in_admin().await;
+        teacher(&h, &writer, "Nest", "Parry").await;
+        match tokio::time::timeout(Duration::from_millis(500), stream.message()).await {
+            Ok(Err(status)) => break status,
+            Ok(Ok(Some(_))) | Err(_) => {}
+            Ok(Ok(None)) => panic!("the stream ended without a status"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the stream outlived its session"
+        );
+    };
+    assert_eq!(ended.code(), Code::Unauthenticated);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    h.shutdown().await;
+}

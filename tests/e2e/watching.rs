@@ -215,6 +215,26 @@ async fn watching(h: &Harness) {
         [living.trn.as_str()]
     );
     assert!(list(other.clone()).await.is_empty());
+    // A page at a time, oldest watch first: the first holds the record no longer in use, so
+    // shows nothing, and says where to go on.
+    let page = |token: String| {
+        let request = authed(
+            pb::ListWatchedTeachersRequest {
+                page_size: 1,
+                page_token: token,
+            },
+            &oakwood,
+        );
+        async move { employer(h).list_watched_teachers(request).await }
+    };
+    let first_page = page(String::new()).await.unwrap().into_inner();
+    assert!(first_page.teachers.is_empty());
+    assert!(!first_page.next_page_token.is_empty());
+    let second_page = page(first_page.next_page_token).await.unwrap().into_inner();
+    assert_eq!(second_page.teachers[0].trn, living.trn);
+    assert!(second_page.next_page_token.is_empty());
+    let bad = page("not a token".into()).await.unwrap_err();
+    assert_eq!(bad_fields(&bad), ["page_token"]);
     employer(h)
         .unwatch_teacher(authed(
             pb::UnwatchTeacherRequest {
@@ -262,7 +282,12 @@ async fn watching(h: &Harness) {
         .collect();
     assert_eq!(
         living_actions,
-        ["employer.unwatch", "employer.watch_list", "employer.watch"]
+        [
+            "employer.unwatch",
+            "employer.watch_list",
+            "employer.watch_list",
+            "employer.watch"
+        ]
     );
 
     // The teacher sees the watch among the checks of their record.
