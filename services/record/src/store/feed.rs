@@ -290,28 +290,32 @@ impl Store {
         Ok(())
     }
 
-    /// The head (the last position written) and the oldest position kept, if any.
-    async fn feed_bounds(&self) -> Result<(i64, Option<i64>), Error> {
-        let head = change_feed::Entity::find_by_id(1)
+    /// The head: the last position written.
+    async fn feed_head(&self) -> Result<i64, Error> {
+        change_feed::Entity::find_by_id(1)
             .one(&self.db)
             .await?
             .map(|row| row.head)
-            .ok_or_else(|| Error::Corrupt("the change feed has no head".into()))?;
-        let oldest: Option<i64> = change_event::Entity::find()
+            .ok_or_else(|| Error::Corrupt("the change feed has no head".into()))
+    }
+
+    /// The oldest position kept, if any.
+    async fn oldest_kept(&self) -> Result<Option<i64>, Error> {
+        Ok(change_event::Entity::find()
             .select_only()
             .column_as(change_event::Column::Position.min(), "oldest")
             .into_tuple::<Option<i64>>()
             .one(&self.db)
             .await?
-            .flatten();
-        Ok((head, oldest))
+            .flatten())
     }
 
     /// Where a reader starts: after `after` (a position this feed gave), else before the oldest
     /// event kept. A position of events no longer kept is [`Error::CursorExpired`].
     #[tracing::instrument(name = "store", skip_all, fields(op = "feed_start"))]
     pub async fn feed_start(&self, after: Option<i64>) -> Result<i64, Error> {
-        let (head, oldest) = self.feed_bounds().await?;
+        let head = self.feed_head().await?;
+        let oldest = self.oldest_kept().await?;
         let first_kept = oldest.unwrap_or(head + 1);
         match after {
             None => Ok(first_kept - 1),
@@ -328,7 +332,7 @@ impl Store {
     /// they could be read.
     #[tracing::instrument(name = "store", skip_all, fields(op = "feed_page"))]
     pub async fn feed_page(&self, scanned: i64, filter: &FeedFilter) -> Result<FeedPage, Error> {
-        let (head, _) = self.feed_bounds().await?;
+        let head = self.feed_head().await?;
         let mut query = change_event::Entity::find()
             .filter(change_event::Column::Position.gt(scanned))
             .filter(change_event::Column::Position.lte(head))
@@ -367,7 +371,7 @@ impl Store {
         // Read first, then check that nothing after `scanned` had gone: pruning takes the
         // oldest positions, so if the oldest kept is still at most `scanned + 1`, the read
         // above saw everything.
-        let (_, oldest) = self.feed_bounds().await?;
+        let oldest = self.oldest_kept().await?;
         if oldest.is_some_and(|oldest| oldest > scanned + 1) || (oldest.is_none() && scanned < head)
         {
             return Err(Error::CursorExpired);
