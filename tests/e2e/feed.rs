@@ -338,6 +338,24 @@ async fn changes_are_told(h: &Harness) {
         .await;
     let denied = watch(h, &reader, after("")).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
+    // Of the components, only the notification service reads it.
+    let signer = h.stack.as_ref().unwrap().signer().clone();
+    let mut record = RecordServiceClient::connect(format!("http://{}", h.addr(names::RECORD)))
+        .await
+        .unwrap();
+    for (component, allowed) in [(names::DOCUMENT, false), (names::NOTIFICATION, true)] {
+        let caller = portal_common::Caller {
+            principal: portal_common::Principal::Service(component.into()),
+            request_id: "feed-test".into(),
+            on_behalf_of: None,
+            session_id: None,
+            source: None,
+        };
+        let answer = record
+            .watch_changes(signer.asserted(after(""), &caller))
+            .await;
+        assert_eq!(answer.is_ok(), allowed, "{component}");
+    }
 }
 
 #[tokio::test]

@@ -434,16 +434,16 @@ impl RecordService for RecordApi {
         Ok(record(&self.store.set_deceased(trn, died, audit).await?))
     }
 
-    /// The feed for an internal client with `changes:read`, or for another component (the
-    /// notification service's emails follow it).
+    /// The feed for an internal client with `changes:read`, or for the notification service
+    /// (its emails to teachers follow it); no other component reads it.
     async fn watch_changes(
         &self,
         request: Request<pb::WatchChangesRequest>,
     ) -> Reply<tonic::codegen::BoxStream<pb::ChangeEvent>> {
         let caller = Caller::of(&request)?;
-        if !(caller.principal.has_role(Role::ChangesRead)
-            || matches!(caller.principal, Principal::Service(_)))
-        {
+        let notification =
+            matches!(&caller.principal, Principal::Service(name) if name == names::NOTIFICATION);
+        if !(caller.principal.has_role(Role::ChangesRead) || notification) {
             return Err(Error::PermissionDenied.into());
         }
         let (after, filter) = crate::feed::parse(request.get_ref())?;
