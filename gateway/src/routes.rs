@@ -175,6 +175,7 @@ pub const ROUTES: &[Route] = &[
     route(Authentication, "SignInTeacher", Anyone, Forward(Identity)),
     route(Authentication, "SignInClient", Anyone, Forward(Identity)),
     route(Authentication, "SignOut", Session, Forward(Identity)),
+    route(Authentication, "FindMyTrn", Anyone, Forward(Identity)),
     route(
         Authentication,
         "StartVerification",
@@ -399,6 +400,18 @@ pub const ROUTES: &[Route] = &[
     route(
         Administration,
         "GetChangeRequestEvidence",
+        Role(ClientRole::ChangeRequestsReview),
+        Forward(Record),
+    ),
+    read(
+        Administration,
+        "ListTrnCases",
+        Role(ClientRole::ChangeRequestsReview),
+        Forward(Record),
+    ),
+    route(
+        Administration,
+        "ResolveTrnCase",
         Role(ClientRole::ChangeRequestsReview),
         Forward(Record),
     ),

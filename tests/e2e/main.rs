@@ -18,6 +18,7 @@ mod feed;
 mod fuzzing;
 mod gateway;
 mod logs;
+mod lost_trn;
 mod masks;
 mod migrations;
 mod names;

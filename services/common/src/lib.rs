@@ -22,6 +22,7 @@ pub mod server;
 pub mod sessions;
 pub mod telemetry;
 pub mod tls;
+pub mod trn_search;
 pub mod update;
 pub mod upstream;
 pub mod values;

@@ -284,9 +284,78 @@ impl PersonName {
     }
 }
 
+/// An email address given alone (a TRN request's): trimmed, at most 254 characters, of the
+/// form every contact email must have; `None` when empty.
+pub fn parse_email(field: &str, input: &str) -> Result<Option<String>, FieldViolation> {
+    let email = input.trim();
+    if email.is_empty() {
+        return Ok(None);
+    }
+    if email.chars().count() > 254 || !is_email(email) {
+        return Err(FieldViolation::new(
+            field,
+            "must be an email address such as name@example.org",
+        ));
+    }
+    Ok(Some(email.to_owned()))
+}
+
+/// A plausible email address: one `@`, a local part without spaces, a domain of at least two
+/// labels of letters, digits and hyphens.
+pub fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    let local_ok = (1..=64).contains(&local.len())
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !"()<>[]\\,;:\"@".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.chars().count())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic));
+    local_ok && domain_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_need_a_local_part_and_a_real_domain() {
+        for ok in [
+            "a@example.org",
+            "first.last+tag@school.sch.uk",
+            "zoë@exämple.co.uk",
+        ] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "a@b.c",
+            "@example.org",
+            "a b@example.org",
+            "a@@example.org",
+            "a@-x.org",
+            ".a@example.org",
+            "a..b@example.org",
+            "a@example.123",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -5,11 +5,12 @@ use dqt_proto::dqt::identity::v1::{DescribeClientsRequest, DescribeClientsRespon
 use dqt_proto::dqt::notification::v1::{EmailTemplate, SendEmailRequest};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
-use dqt_proto::dqt::record::v1::{GetTeacherEmailRequest, MatchTeacherRequest};
+use dqt_proto::dqt::record::v1::{FindTrnRequest, GetTeacherEmailRequest, MatchTeacherRequest};
 use portal_common::component::names;
 use portal_common::deadline::remaining_deadline;
 use portal_common::notification::Notifier;
 use portal_common::sessions::{NewSession, Sessions, session_id};
+use portal_common::trn_search::TrnSearch;
 use portal_common::upstream::{self, Upstream};
 use portal_common::values::Trn;
 use portal_common::{Assurance, Caller, FieldViolation, Principal, Role, Signer, codes, mask};
@@ -18,6 +19,7 @@ use tonic::{Request, Response, Status};
 use crate::captcha::Captchas;
 use crate::domain::{ClientUpdate, NewClientInput, SignInClientInput};
 use crate::error::Error;
+use crate::searches::{Admission, Searches};
 use crate::secrets;
 use crate::store::{Client, ClientChange, NewClient, Store};
 use crate::throttle::{Gate, HashingGate, SignInLimits, Subject, Throttle};
@@ -29,6 +31,7 @@ pub struct IdentityApi {
     throttle: Throttle,
     hashing: HashingGate,
     captchas: Captchas,
+    searches: Searches,
     verifications: Verifications,
     record: RecordServiceClient<Upstream>,
     notifier: Notifier,
@@ -57,6 +60,7 @@ impl IdentityApi {
         Ok(Self {
             store,
             hashing: HashingGate::new(cores / 2, limits.client_sign_ins_per_source),
+            searches: Searches::new(sessions.store().clone(), signer.clone(), &limits),
             throttle: Throttle::new(sessions.store().clone(), limits),
             captchas: Captchas::new(sessions.store().clone()),
             verifications: Verifications::new(sessions.store().clone(), signer.clone()),
@@ -285,6 +289,66 @@ impl IdentityService for IdentityApi {
             }
         }
         Err(Error::SignInFailed.into())
+    }
+
+    /// The limits first (nothing counted yet), then the captcha when one is needed, then the
+    /// count, then the record service keeps the search. Nothing here depends on what the
+    /// search will find: the record service matches it later, and the answer goes by email.
+    async fn find_my_trn(
+        &self,
+        request: Request<pb::FindMyTrnRequest>,
+    ) -> Result<Response<pb::FindMyTrnResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        require_gateway(caller)?;
+        let deadline = remaining_deadline(request.metadata());
+        let source = caller.source.clone().unwrap_or_default();
+        let input = request.get_ref();
+        let search = TrnSearch::parse(input, chrono::Utc::now().date_naive())
+            .map_err(Error::InvalidArgument)?;
+        let email_key = search.email_key();
+        match self.searches.admit(&source, &email_key).await? {
+            Admission::Refused(retry_after) => {
+                return Err(Error::TooManySearches(retry_after).into());
+            }
+            Admission::Open { captcha: true } => {
+                if !self
+                    .captchas
+                    .solve(&input.captcha_id, &input.captcha_answer)
+                    .await?
+                {
+                    return Err(Error::CaptchaRequired.into());
+                }
+            }
+            Admission::Open { captcha: false } => {}
+        }
+        let counted = self
+            .searches
+            .count(&source, &email_key)
+            .await?
+            .map_err(Error::TooManySearches)?;
+        let keep = FindTrnRequest {
+            case_id: format!("{:032x}", rand::random::<u128>()),
+            search: Some(pb::FindMyTrnRequest {
+                captcha_id: String::new(),
+                captcha_answer: String::new(),
+                ..input.clone()
+            }),
+        };
+        let on_own_behalf = Self::on_own_behalf(caller);
+        // The case id makes a repeat keep nothing more: safe to repeat while the record
+        // service restarts.
+        let kept = upstream::read(deadline, |left| {
+            let mut record = self.record.clone();
+            let request = self.signer.request(keep.clone(), &on_own_behalf, left);
+            async move { record.find_trn(request).await }
+        })
+        .await;
+        if let Err(status) = kept {
+            self.searches.give_back(counted).await?;
+            return Err(Error::Downstream(names::RECORD, status).into());
+        }
+        tracing::info!("lost-TRN search received");
+        Ok(Response::new(pb::FindMyTrnResponse {}))
     }
 
     async fn sign_out(

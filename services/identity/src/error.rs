@@ -31,6 +31,8 @@ pub enum Error {
     NoEmailOnRecord,
     #[error("too many verifications started; next allowed in {0:?}")]
     TooManyVerifications(std::time::Duration),
+    #[error("too many lost-TRN searches; next allowed in {0:?}")]
+    TooManySearches(std::time::Duration),
     #[error("wrong code")]
     WrongCode,
     #[error("verification void, used or expired")]
@@ -98,6 +100,12 @@ impl From<Error> for Status {
                 Code::ResourceExhausted,
                 "too many codes asked for: try again later",
                 Reason::TooManyCodes,
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
+            Error::TooManySearches(retry_after) => with_details(
+                Code::ResourceExhausted,
+                "too many searches for a TRN from here or for this email address: try again later",
+                Reason::TooManyTrnSearches,
                 ErrorDetails::with_retry_info(Some(retry_after)),
             ),
             Error::WrongCode => portal_common::codes::wrong_code(),

@@ -6,6 +6,7 @@ pub mod captcha;
 pub mod domain;
 pub mod error;
 pub mod migration;
+pub mod searches;
 pub mod secrets;
 pub mod store;
 pub mod throttle;

@@ -56,6 +56,15 @@ pub struct SignInLimits {
     /// How long a lock lasts, in seconds.
     #[arg(long, env = "PORTAL_SIGN_IN_LOCK_SECONDS", default_value_t = 15 * 60)]
     pub lock_seconds: u64,
+    /// Lost-TRN searches (FindMyTrn) from one source in a window.
+    #[arg(long, env = "PORTAL_TRN_SEARCHES_PER_SOURCE", default_value_t = 10)]
+    pub trn_searches_per_source: u32,
+    /// Lost-TRN searches for one email address in a window.
+    #[arg(long, env = "PORTAL_TRN_SEARCHES_PER_EMAIL", default_value_t = 3)]
+    pub trn_searches_per_email: u32,
+    /// The window lost-TRN searches are counted in, in seconds.
+    #[arg(long, env = "PORTAL_TRN_SEARCH_WINDOW_SECONDS", default_value_t = 60 * 60)]
+    pub trn_search_window_seconds: u64,
 }
 
 /// Who a sign-in attempt is for: what its own counters and lock are kept under.
@@ -140,15 +149,21 @@ struct Keys {
 }
 
 /// A short digest of a source: sources are IP addresses, which are personal data.
-fn source_digest(source: &str) -> String {
+pub(crate) fn source_digest(source: &str) -> String {
     Sha256::digest(source.as_bytes())[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
+/// The counter of a source's failed sign-ins; `None` when the source is unknown.
+pub(crate) fn source_failures_key(source: &str) -> Option<String> {
+    (!source.is_empty()).then(|| format!("dqt:sign-in:source:{}:failures", source_digest(source)))
+}
+
 impl Keys {
     fn new(subject: Subject<'_>, source: &str) -> Self {
+        let source_failures = source_failures_key(source);
         let source = (!source.is_empty()).then(|| source_digest(source));
         let subject = match subject {
             Subject::Teacher(trn) => format!("dqt:sign-in:trn:{trn}"),
@@ -158,9 +173,7 @@ impl Keys {
             attempts: format!("{subject}:attempts"),
             failures: format!("{subject}:failures"),
             lock: format!("{subject}:lock"),
-            source_failures: source
-                .as_ref()
-                .map(|s| format!("dqt:sign-in:source:{s}:failures")),
+            source_failures,
             source_lock: source.map(|s| format!("dqt:sign-in:source:{s}:lock")),
         }
     }
@@ -398,6 +411,9 @@ mod tests {
             client_lock_after_failures: 10,
             client_sign_ins_per_source: 2,
             lock_seconds: 900,
+            trn_searches_per_source: 10,
+            trn_searches_per_email: 3,
+            trn_search_window_seconds: 3600,
         }
     }
 

@@ -28,7 +28,7 @@ pub struct Rendered {
 const TEXT_LAYOUT: &str = include_str!("../templates/layout.txt");
 const HTML_LAYOUT: &str = include_str!("../templates/layout.html");
 
-const TEMPLATES: [(EmailTemplate, Template); 8] = [
+const TEMPLATES: [(EmailTemplate, Template); 12] = [
     (
         EmailTemplate::VerificationCode,
         Template {
@@ -107,6 +107,46 @@ const TEMPLATES: [(EmailTemplate, Template); 8] = [
             text: include_str!("../templates/induction_failed.txt"),
             html: include_str!("../templates/induction_failed.html"),
             parameters: &["completed_date"],
+        },
+    ),
+    (
+        EmailTemplate::TrnFound,
+        Template {
+            name: "trn_found",
+            subject: "Your teacher reference number (TRN)",
+            text: include_str!("../templates/trn_found.txt"),
+            html: include_str!("../templates/trn_found.html"),
+            parameters: &["trn"],
+        },
+    ),
+    (
+        EmailTemplate::TrnSentElsewhere,
+        Template {
+            name: "trn_sent_elsewhere",
+            subject: "Your TRN was sent to another email address",
+            text: include_str!("../templates/trn_sent_elsewhere.txt"),
+            html: include_str!("../templates/trn_sent_elsewhere.html"),
+            parameters: &["email_hint"],
+        },
+    ),
+    (
+        EmailTemplate::TrnCaseOpened,
+        Template {
+            name: "trn_case_opened",
+            subject: "We are looking for your TRN",
+            text: include_str!("../templates/trn_case_opened.txt"),
+            html: include_str!("../templates/trn_case_opened.html"),
+            parameters: &[],
+        },
+    ),
+    (
+        EmailTemplate::TrnNotFound,
+        Template {
+            name: "trn_not_found",
+            subject: "We could not find a TRN for you",
+            text: include_str!("../templates/trn_not_found.txt"),
+            html: include_str!("../templates/trn_not_found.html"),
+            parameters: &[],
         },
     ),
 ];

@@ -6,12 +6,14 @@ use dqt_proto::dqt::notification::v1::{EmailTemplate, SendEmailRequest};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_server::RecordService;
 use dqt_proto::dqt::record::v1::{
-    GetTeacherEmailRequest, GetTeacherEmailResponse, MatchTeacherRequest, MatchTeacherResponse,
+    FindTrnRequest, GetTeacherEmailRequest, GetTeacherEmailResponse, MatchTeacherRequest,
+    MatchTeacherResponse,
 };
 use portal_common::component::names;
 use portal_common::deadline::remaining_deadline;
 use portal_common::notification::Notifier;
 use portal_common::server::ShutdownSignal;
+use portal_common::trn_search::TrnSearch;
 use portal_common::values::{MAX_BULK_CHECKS, NamePart, Trn, parse_date};
 use portal_common::{
     Assurance, Caller, FieldViolation, Principal, Role, Signer, VerificationMode, Violations,
@@ -20,10 +22,11 @@ use portal_common::{
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
-    AlertCorrection, AlertRemoval, AuditAction, CONTACT_FIELDS, ChangeStatus, ContactDetails,
-    Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, Qtls,
-    Resolution, SignInDetails, TeacherUpdate, TrnQuery, TrnRequestInput, TrnRequestStatus,
-    parse_alert_id, parse_close_date, parse_date_of_death, parse_request_id,
+    AlertCorrection, AlertRemoval, AuditAction, CONTACT_FIELDS, CaseResolution, ChangeStatus,
+    ContactDetails, Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq,
+    ProfessionalStatus, Qtls, Resolution, SignInDetails, TeacherUpdate, TrnCaseStatus, TrnQuery,
+    TrnRequestInput, TrnRequestStatus, parse_alert_id, parse_case_id, parse_close_date,
+    parse_date_of_death, parse_request_id,
 };
 use crate::error::Error;
 use crate::paging;
@@ -47,6 +50,8 @@ pub struct RecordApi {
     notifier: Notifier,
     /// Ends the change feed's streams when the service stops.
     shutdown: ShutdownSignal,
+    /// Wakes the worker that answers lost-TRN searches.
+    searches: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl RecordApi {
@@ -57,6 +62,7 @@ impl RecordApi {
         verification: VerificationMode,
         notifier: Notifier,
         shutdown: ShutdownSignal,
+        searches: std::sync::Arc<tokio::sync::Notify>,
     ) -> Self {
         Self {
             store,
@@ -65,6 +71,7 @@ impl RecordApi {
             verification,
             notifier,
             shutdown,
+            searches,
         }
     }
 
@@ -1019,6 +1026,72 @@ impl RecordService for RecordApi {
         } else {
             views::masked(record)
         }))
+    }
+
+    /// Keeps the search and wakes the worker: the same work whatever it will find.
+    async fn find_trn(&self, request: Request<FindTrnRequest>) -> Reply<pb::FindMyTrnResponse> {
+        only_identity(&request)?;
+        let caller = Caller::of(&request)?;
+        let input = request.get_ref();
+        let mut violations = Violations::new();
+        let case_id = violations.check(parse_case_id("case_id", &input.case_id));
+        let search = violations.check_all(TrnSearch::parse(
+            &input.search.clone().unwrap_or_default(),
+            today(),
+        ));
+        let (Some(case_id), Some(search)) = (case_id, search) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        self.store
+            .keep_trn_search(&case_id, &search, &caller.request_id)
+            .await?;
+        self.searches.notify_one();
+        Ok(Response::new(pb::FindMyTrnResponse {}))
+    }
+
+    async fn list_trn_cases(
+        &self,
+        request: Request<pb::ListTrnCasesRequest>,
+    ) -> Reply<pb::ListTrnCasesResponse> {
+        let caller = client_with(&request, Role::ChangeRequestsReview)?;
+        let input = request.get_ref();
+        let status = TrnCaseStatus::from_proto(input.status);
+        let filter = status.map(TrnCaseStatus::as_str).unwrap_or_default();
+        let mut violations = Violations::new();
+        let size = violations.check(paging::page_size("page_size", input.page_size));
+        let after = violations.check(paging::decode("page_token", &input.page_token, filter));
+        let (Some(size), Some(after)) = (size, after) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::TrnCaseList,
+        };
+        let (cases, next) = self.store.trn_cases(status, after, size, audit).await?;
+        Ok(Response::new(pb::ListTrnCasesResponse {
+            cases: cases.iter().map(views::trn_case).collect(),
+            next_page_token: next
+                .map(|id| paging::encode(id, filter))
+                .unwrap_or_default(),
+        }))
+    }
+
+    /// Resolves the case and wakes the worker, which emails the person.
+    async fn resolve_trn_case(
+        &self,
+        request: Request<pb::ResolveTrnCaseRequest>,
+    ) -> Reply<pb::TrnCase> {
+        let caller = client_with(&request, Role::ChangeRequestsReview)?;
+        let (id, resolution) =
+            CaseResolution::parse(request.get_ref()).map_err(Error::InvalidArgument)?;
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::TrnCaseResolve,
+        };
+        let resolved = self.store.resolve_trn_case(&id, resolution, audit).await?;
+        self.searches.notify_one();
+        tracing::info!(no_match = resolved.trn.is_none(), "lost-TRN case resolved");
+        Ok(Response::new(views::trn_case(&resolved)))
     }
 
     async fn match_teacher(

@@ -9,6 +9,7 @@ pub mod migration;
 pub mod paging;
 pub mod seed;
 pub mod store;
+pub mod trn_searches;
 pub mod views;
 
 use dqt_proto::dqt::record::v1::record_service_server::RecordServiceServer;
@@ -50,7 +51,7 @@ pub struct Settings {
     #[arg(long, env = "PORTAL_RECORD_CACHE_MS", default_value_t = 2000)]
     pub record_cache_ms: u64,
     /// Evidence sent with a name or date-of-birth change is deleted this many seconds after
-    /// the request is decided.
+    /// the request is decided; so are the details of a resolved lost-TRN case, with the case.
     #[arg(long, env = "PORTAL_EVIDENCE_RETENTION_SECONDS", default_value_t = 30 * 24 * 60 * 60)]
     pub evidence_retention_seconds: u64,
     /// The change feed keeps its events this many days (fractions allowed); a consumer further
@@ -103,13 +104,21 @@ impl Settings {
             std::time::Duration::from_secs_f64(self.change_retention_days * 86_400.0),
         ));
         let signer = context.signer;
+        let notifier = Notifier::new(context.upstream(names::NOTIFICATION)?, signer.clone(), NAME);
+        let searches = std::sync::Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(trn_searches::run(
+            store.clone(),
+            notifier.clone(),
+            searches.clone(),
+        ));
         let api = api::RecordApi::new(
             store,
             signer.clone(),
             retention,
             context.shared.verification,
-            Notifier::new(context.upstream(names::NOTIFICATION)?, signer.clone(), NAME),
+            notifier,
             context.shutdown.clone(),
+            searches,
         );
         Ok(Served::one(
             RecordServiceServer::new(api)
@@ -127,8 +136,9 @@ portal_common::service_component!(
     migrator: migration::Migrator,
 );
 
-/// Deletes evidence whose retention has ended, now and then, for as long as the process runs.
-/// (Reads already refuse expired evidence; this removes the bytes.)
+/// Deletes evidence whose retention has ended, and resolved lost-TRN cases with theirs, now
+/// and then, for as long as the process runs. (Reads already refuse expired evidence; this
+/// removes the bytes.)
 async fn delete_expired_evidence(store: store::Store, retention: chrono::Duration) {
     let every = retention.to_std().unwrap_or_default().clamp(
         std::time::Duration::from_secs(1),
@@ -144,6 +154,16 @@ async fn delete_expired_evidence(store: store::Store, retention: chrono::Duratio
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "expired change-request evidence deleted"),
             Err(error) => tracing::warn!(%error, "expired evidence could not be deleted"),
+        }
+        match store
+            .delete_expired_trn_cases(chrono::Utc::now() - retention)
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => {
+                tracing::info!(deleted, "resolved lost-TRN cases past retention deleted")
+            }
+            Err(error) => tracing::warn!(%error, "expired lost-TRN cases could not be deleted"),
         }
     }
 }

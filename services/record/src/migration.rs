@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0010TrainingAndQtls),
             Box::new(M0011TrnRequests),
             Box::new(M0012ChangeFeed),
+            Box::new(M0013TrnSearches),
         ]
     }
 }
@@ -999,6 +1000,61 @@ impl MigrationTrait for M0012ChangeFeed {
                 .await?;
         }
         Ok(())
+    }
+}
+
+struct M0013TrnSearches;
+
+impl MigrationName for M0013TrnSearches {
+    fn name(&self) -> &str {
+        "m0013_trn_searches"
+    }
+}
+
+/// Lost-TRN searches (FindMyTrn): kept as received until matched, then either answered by
+/// email and deleted, or kept as a case for DfE staff until its details' retention ends.
+/// `email_due` marks a case whose email is still to be handed to the notification service;
+/// `lease_until` keeps a row to the one instance working on it.
+#[async_trait::async_trait]
+impl MigrationTrait for M0013TrnSearches {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("trn_searches")
+                    .col(big_pk_auto("id"))
+                    .col(string_len("case_id", 32))
+                    .col(string_len("state", 16))
+                    .col(string_len("first_name", 100))
+                    .col(string_len("last_name", 100))
+                    .col(string_len("previous_last_name", 100))
+                    .col(date("date_of_birth"))
+                    .col(string_len_null("national_insurance_number", 9))
+                    .col(string_len("email", 254))
+                    .col(text("candidates"))
+                    .col(string_len_null("trn", 7))
+                    .col(string_len("request_id", 100))
+                    .col(boolean("email_due"))
+                    .col(timestamp_with_time_zone_null("lease_until"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone_null("resolved_at"))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, columns, unique) in [
+            ("trn_searches_case_id", &["case_id"][..], true),
+            ("trn_searches_state", &["state", "id"][..], false),
+            ("trn_searches_email_due", &["email_due", "id"][..], false),
+        ] {
+            create_index(manager, name, "trn_searches", columns, unique).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("trn_searches").to_owned())
+            .await
     }
 }
 

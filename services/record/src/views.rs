@@ -168,6 +168,30 @@ pub fn trn_request(request: &crate::store::TrnRequestView) -> pb::TrnRequest {
     }
 }
 
+/// A lost-TRN case as DfE staff see it.
+pub fn trn_case(case: &crate::store::TrnCaseView) -> pb::TrnCase {
+    let details = &case.details;
+    pb::TrnCase {
+        id: case.id.clone(),
+        status: case.status.to_proto().into(),
+        create_time: Some(std::time::SystemTime::from(case.created_at).into()),
+        details: Some(pb::TrnCaseDetails {
+            first_name: details.first_name.clone(),
+            last_name: details.last_name.clone(),
+            previous_last_name: details.previous_last_name.clone(),
+            date_of_birth: details.date_of_birth.to_string(),
+            national_insurance_number: details.nino.clone().unwrap_or_default(),
+            email: details.email.clone(),
+        }),
+        candidate_trns: case.candidates.iter().map(|t| t.to_string()).collect(),
+        resolve_time: case
+            .resolved_at
+            .map(|at| std::time::SystemTime::from(at).into()),
+        trn: case.trn.map(|t| t.to_string()).unwrap_or_default(),
+        no_match: case.status == crate::domain::TrnCaseStatus::Resolved && case.trn.is_none(),
+    }
+}
+
 /// A change request as its teacher and reviewers see it (never its evidence).
 pub fn change_request(request: &ChangeRequest) -> pb::ChangeRequest {
     pb::ChangeRequest {

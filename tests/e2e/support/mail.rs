@@ -37,6 +37,15 @@ impl Email {
         }
     }
 
+    /// The message with quoted-printable's soft line breaks joined and `=3D` read as `=`:
+    /// what a mail reader shows of an ASCII text body.
+    pub fn text(&self) -> String {
+        self.raw
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("=3D", "=")
+    }
+
     /// The 6-digit code the email carries (after "is ", as every code email says it).
     pub fn code(&self) -> String {
         let at = self.raw.find(" is ").expect("a code email") + 4;

@@ -46,6 +46,16 @@ pub enum AuditAction {
     EmployerWatchList,
     /// A change to the record was delivered to an employer watching it.
     EmployerWatchDelivery,
+    /// A lost-TRN search matched the record alone: its TRN was emailed to the address given.
+    TrnSearchAnswer,
+    /// A lost-TRN search was kept as a case for DfE staff.
+    TrnCaseOpen,
+    /// Lost-TRN cases, with the details people gave, were listed.
+    TrnCaseList,
+    /// A lost-TRN case was resolved (with the record's TRN, or as no match).
+    TrnCaseResolve,
+    /// A resolved case's details were deleted at the end of their retention.
+    TrnCaseDelete,
 }
 
 /// How an organisation checked a teacher's record, as the teacher is shown it.
@@ -58,7 +68,7 @@ pub enum RecordCheckKind {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 36] = [
         Self::TeacherCreate,
         Self::TeacherSeed,
         Self::TeacherRead,
@@ -90,6 +100,11 @@ impl AuditAction {
         Self::EmployerUnwatch,
         Self::EmployerWatchList,
         Self::EmployerWatchDelivery,
+        Self::TrnSearchAnswer,
+        Self::TrnCaseOpen,
+        Self::TrnCaseList,
+        Self::TrnCaseResolve,
+        Self::TrnCaseDelete,
     ];
 
     /// The action's name in the log and the API, such as `teacher.update`.
@@ -126,6 +141,11 @@ impl AuditAction {
             Self::EmployerUnwatch => "employer.unwatch",
             Self::EmployerWatchList => "employer.watch_list",
             Self::EmployerWatchDelivery => "employer.watch_delivery",
+            Self::TrnSearchAnswer => "trn_search.answer",
+            Self::TrnCaseOpen => "trn_case.open",
+            Self::TrnCaseList => "trn_case.list",
+            Self::TrnCaseResolve => "trn_case.resolve",
+            Self::TrnCaseDelete => "trn_case.delete",
         }
     }
 

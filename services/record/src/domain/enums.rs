@@ -94,6 +94,15 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// Where a lost-TRN case stands. (A search not yet matched is no case: the store keeps it
+    /// as `received`.)
+    TrnCaseStatus => TrnCaseStatus {
+        Open = "open",
+        Resolved = "resolved",
+    }
+}
+
+vocabulary! {
     /// What an event of the change feed says changed.
     ChangeEventType => ChangeEventType {
         TeacherCreated = "teacher.created",

@@ -7,6 +7,7 @@ mod contact;
 mod enums;
 mod qualifications;
 mod trn_request;
+mod trn_search;
 mod update;
 
 use chrono::NaiveDate;
@@ -26,12 +27,13 @@ pub use change::{
 pub use contact::{ContactDetails, FIELDS as CONTACT_FIELDS};
 pub use enums::{
     ChangeEventType, DegreeType, ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType,
-    PersonStatus, QtlsStatus, Route, RouteStatus, StatusType, TrnRequestStatus,
+    PersonStatus, QtlsStatus, Route, RouteStatus, StatusType, TrnCaseStatus, TrnRequestStatus,
 };
 pub use qualifications::{
     Induction, InductionPeriod, Mq, Npq, ProfessionalStatus, Qtls, Training, TrainingSubject,
 };
 pub use trn_request::{Resolution, TrnMatch, TrnRequestInput, parse_request_id};
+pub use trn_search::{CaseResolution, Ranked, parse_case_id, rank};
 pub use update::TeacherUpdate;
 
 /// A record to create: the person and whatever is already known of their qualifications.

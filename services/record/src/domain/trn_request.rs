@@ -18,11 +18,10 @@
 
 use chrono::NaiveDate;
 use dqt_proto::dqt::portal::v1 as pb;
-use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn};
+use portal_common::values::{DateOfBirth, NamePart, Nino, PersonName, Trn, parse_email};
 use portal_common::{FieldViolation, Violations};
 use sha2::{Digest as _, Sha256};
 
-use super::contact::parse_email;
 use super::{ContactDetails, NewRecord, Person, PersonStatus, PreviousName};
 
 /// A request for a TRN, parsed.
@@ -161,35 +160,20 @@ impl TrnRequestInput {
     /// Applies the matching rule (module docs) to the records that share the request's date
     /// of birth or NINO.
     pub fn decide(&self, candidates: &[Person]) -> TrnMatch {
-        let first = self.name.first.normalised();
-        let lasts: Vec<String> = std::iter::once(self.name.last.normalised())
-            .chain(self.previous_last_name.as_ref().map(NamePart::normalised))
-            .collect();
-        let email = self.email.as_deref().map(str::to_lowercase);
-        let dob = self.date_of_birth.date();
+        let facts = Facts::new(
+            &self.name.first,
+            std::iter::once(&self.name.last).chain(&self.previous_last_name),
+            self.date_of_birth,
+            self.nino.as_ref(),
+            self.email.as_deref(),
+        );
         let mut definite = Vec::new();
         let mut possible = Vec::new();
-        for person in candidates {
-            if person.status != PersonStatus::Active || person.merged_into.is_some() {
-                continue;
-            }
-            let same_dob = person.date_of_birth.is_some_and(|d| d.date() == dob);
-            let same_nino = match (&self.nino, &person.nino) {
-                (Some(given), Some(held)) => given.as_str() == held,
-                _ => false,
-            };
-            let first_matches = std::iter::once(&person.first_name_key)
-                .chain(person.previous_names.iter().map(|p| &p.first_key))
-                .any(|key| *key == first);
-            let last_matches = std::iter::once(&person.last_name_key)
-                .chain(person.previous_names.iter().map(|p| &p.last_key))
-                .any(|key| lasts.contains(key));
-            let email_matches = email.as_ref().is_some_and(|email| {
-                !person.contact.email.is_empty() && person.contact.email.to_lowercase() == *email
-            });
-            if same_dob && (same_nino || (first_matches && last_matches && email_matches)) {
+        for person in candidates.iter().filter(|p| considered(p)) {
+            let a = facts.agreement(person);
+            if a.date_of_birth && (a.nino || (a.first_name && a.last_name && a.email)) {
                 definite.push(person.trn);
-            } else if (same_dob && (first_matches || last_matches || email_matches)) || same_nino {
+            } else if (a.date_of_birth && (a.first_name || a.last_name || a.email)) || a.nino {
                 possible.push(person.trn);
             }
         }
@@ -202,6 +186,72 @@ impl TrnRequestInput {
                 all.dedup();
                 TrnMatch::Possible(all)
             }
+        }
+    }
+}
+
+/// Whether a record may be matched at all: in use, and not merged into another.
+pub(super) fn considered(person: &Person) -> bool {
+    person.status == PersonStatus::Active && person.merged_into.is_none()
+}
+
+/// What a person says of themselves, in the form records are compared in.
+pub(super) struct Facts {
+    first_name: String,
+    /// The current last name, then any previous one given.
+    last_names: Vec<String>,
+    date_of_birth: NaiveDate,
+    nino: Option<String>,
+    /// Case folded.
+    email: Option<String>,
+}
+
+/// Which of those facts a record agrees on. A record's first and last names may be current
+/// or previous ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Agreement {
+    pub first_name: bool,
+    pub last_name: bool,
+    pub date_of_birth: bool,
+    pub nino: bool,
+    pub email: bool,
+}
+
+impl Facts {
+    pub(super) fn new<'a>(
+        first_name: &NamePart,
+        last_names: impl IntoIterator<Item = &'a NamePart>,
+        date_of_birth: DateOfBirth,
+        nino: Option<&Nino>,
+        email: Option<&str>,
+    ) -> Self {
+        Self {
+            first_name: first_name.normalised(),
+            last_names: last_names.into_iter().map(NamePart::normalised).collect(),
+            date_of_birth: date_of_birth.date(),
+            nino: nino.map(|n| n.as_str().to_owned()),
+            email: email.map(str::to_lowercase),
+        }
+    }
+
+    pub(super) fn agreement(&self, person: &Person) -> Agreement {
+        Agreement {
+            first_name: std::iter::once(&person.first_name_key)
+                .chain(person.previous_names.iter().map(|p| &p.first_key))
+                .any(|key| *key == self.first_name),
+            last_name: std::iter::once(&person.last_name_key)
+                .chain(person.previous_names.iter().map(|p| &p.last_key))
+                .any(|key| self.last_names.contains(key)),
+            date_of_birth: person
+                .date_of_birth
+                .is_some_and(|d| d.date() == self.date_of_birth),
+            nino: self
+                .nino
+                .as_deref()
+                .is_some_and(|given| person.nino.as_deref() == Some(given)),
+            email: self.email.as_ref().is_some_and(|email| {
+                !person.contact.email.is_empty() && person.contact.email.to_lowercase() == *email
+            }),
         }
     }
 }

@@ -90,6 +90,43 @@ pub mod trn_request {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod trn_search {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "trn_searches")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The case's identifier in the API, random.
+        pub case_id: String,
+        /// `received`, `open` or `resolved`.
+        pub state: String,
+        pub first_name: String,
+        pub last_name: String,
+        pub previous_last_name: String,
+        pub date_of_birth: Date,
+        pub national_insurance_number: Option<String>,
+        pub email: String,
+        /// For a case: the TRNs to look at first, separated by commas.
+        pub candidates: String,
+        /// The TRN a case was resolved with.
+        pub trn: Option<String>,
+        /// The request that made the search, for the audit log.
+        pub request_id: String,
+        /// An email for the case's state is still to be queued.
+        pub email_due: bool,
+        pub lease_until: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub resolved_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod previous_name {
     use sea_orm::entity::prelude::*;
 

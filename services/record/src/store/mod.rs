@@ -11,6 +11,7 @@ mod feed;
 mod load;
 mod rows;
 mod trn_requests;
+mod trn_searches;
 mod trns;
 mod watch;
 mod writes;
@@ -22,6 +23,7 @@ use load::{assemble, load};
 pub use email::{EmailChange, NewEmail};
 pub use feed::{FeedEvent, FeedFilter, FeedPage, cursor, parse_cursor};
 pub use trn_requests::{TrnRequestPage, TrnRequestView};
+pub use trn_searches::{Claimed, Decided, TrnCaseDetails, TrnCaseView, row_trn};
 pub use watch::WatchPage;
 
 use std::ops::RangeInclusive;

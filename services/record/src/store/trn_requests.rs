@@ -85,15 +85,14 @@ fn asked(row: &trn_request::Model) -> Result<TrnRequestInput, Error> {
     })
 }
 
-/// The persons that share the request's date of birth or NINO, with their previous names:
-/// two queries.
-async fn candidates(
+/// The persons that share a date of birth or a NINO, with their previous names: two queries.
+pub(super) async fn candidates(
     db: &impl ConnectionTrait,
-    input: &TrnRequestInput,
+    date_of_birth: DateOfBirth,
+    nino: Option<&Nino>,
 ) -> Result<Vec<Person>, Error> {
-    let mut condition =
-        Condition::any().add(person::Column::DateOfBirth.eq(input.date_of_birth.date()));
-    if let Some(nino) = &input.nino {
+    let mut condition = Condition::any().add(person::Column::DateOfBirth.eq(date_of_birth.date()));
+    if let Some(nino) = nino {
         condition = condition.add(person::Column::NationalInsuranceNumber.eq(nino.as_str()));
     }
     let found = person::Entity::find()
@@ -176,7 +175,7 @@ impl Store {
         audit: AuditEntry<'_>,
     ) -> Result<TrnRequestView, Error> {
         let txn = begin_write(&self.db, &self.writers).await?;
-        let found = candidates(&txn, input).await?;
+        let found = candidates(&txn, input.date_of_birth, input.nino.as_ref()).await?;
         let (status, trn, candidates) = match input.decide(&found) {
             TrnMatch::Definite(trn) => (TrnRequestStatus::Completed, Some(trn), Vec::new()),
             TrnMatch::Possible(trns) => (TrnRequestStatus::PendingReview, None, trns),
