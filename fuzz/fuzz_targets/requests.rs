@@ -9,12 +9,13 @@ use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::MatchTeacherRequest;
 use libfuzzer_sys::fuzz_target;
 use portal_common::FieldViolation;
+use portal_common::trn_search::TrnSearch;
 use portal_common::values::{Trn, parse_date};
 use portal_record::domain::{
-    AlertCatalogue, AlertCorrection, AlertRemoval, ChangeStatus, ContactDetails, Decision,
-    Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, Qtls,
-    Resolution, SignInDetails, TeacherUpdate, TrnQuery, TrnRequestInput, TrnRequestStatus,
-    parse_close_date, parse_date_of_death, parse_request_id,
+    AlertCatalogue, AlertCorrection, AlertRemoval, CaseResolution, ChangeStatus, ContactDetails,
+    Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, Qtls,
+    Resolution, SignInDetails, TeacherUpdate, TrnCaseStatus, TrnQuery, TrnRequestInput,
+    TrnRequestStatus, parse_close_date, parse_date_of_death, parse_request_id,
 };
 use prost::Message;
 
@@ -62,9 +63,12 @@ macro_rules! decodes {
 /// Pages of a list: its size and the token for its filter.
 fn paging(page_size: i32, page_token: &str, filter: &str) {
     check_one(portal_record::paging::page_size("page_size", page_size));
-    check_one(portal_record::paging::decode("page_token", page_token, filter));
+    check_one(portal_record::paging::decode(
+        "page_token",
+        page_token,
+        filter,
+    ));
 }
-
 
 type Check = fn(&[u8]);
 
@@ -259,15 +263,31 @@ const CHECKS: &[Check] = &[
             let _ = portal_document::entitlement::find(&record, kind, &m.qualification_id);
         }
     },
-    |bytes| check(portal_identity::domain::NewClientInput::parse(&decode!(pb::CreateClientRequest, bytes))),
-    |bytes| check(portal_identity::domain::ClientUpdate::parse(&decode!(pb::UpdateClientRequest, bytes))),
+    |bytes| {
+        check(portal_identity::domain::NewClientInput::parse(&decode!(
+            pb::CreateClientRequest,
+            bytes
+        )))
+    },
+    |bytes| {
+        check(portal_identity::domain::ClientUpdate::parse(&decode!(
+            pb::UpdateClientRequest,
+            bytes
+        )))
+    },
     |bytes| {
         let m = decode!(pb::DeleteClientRequest, bytes);
-        check_one(portal_identity::domain::parse_client_id("client_id", &m.client_id));
+        check_one(portal_identity::domain::parse_client_id(
+            "client_id",
+            &m.client_id,
+        ));
     },
     |bytes| {
         let m = decode!(pb::RotateClientSecretRequest, bytes);
-        check_one(portal_identity::domain::parse_client_id("client_id", &m.client_id));
+        check_one(portal_identity::domain::parse_client_id(
+            "client_id",
+            &m.client_id,
+        ));
     },
     |bytes| {
         check_one(portal_identity::domain::SignInClientInput::parse(&decode!(
@@ -282,7 +302,12 @@ const CHECKS: &[Check] = &[
         ))
     },
     |bytes| check(AlertRemoval::parse(&decode!(pb::DeleteAlertRequest, bytes))),
-    |bytes| check(Qtls::parse(&decode!(pb::SetQtlsStatusRequest, bytes), today())),
+    |bytes| {
+        check(Qtls::parse(
+            &decode!(pb::SetQtlsStatusRequest, bytes),
+            today(),
+        ))
+    },
     |bytes| {
         check(TrnRequestInput::parse(
             &decode!(pb::CreateTrnRequestRequest, bytes),
@@ -301,10 +326,23 @@ const CHECKS: &[Check] = &[
         paging(m.page_size, &m.page_token, filter);
     },
     |bytes| check(Resolution::parse(&decode!(pb::ResolveTrnRequestRequest, bytes)).map(drop)),
+    |bytes| check(TrnSearch::parse(&decode!(pb::FindMyTrnRequest, bytes), today()).map(drop)),
+    |bytes| {
+        let m = decode!(pb::ListTrnCasesRequest, bytes);
+        let filter = TrnCaseStatus::from_proto(m.status)
+            .map(TrnCaseStatus::as_str)
+            .unwrap_or_default();
+        paging(m.page_size, &m.page_token, filter);
+    },
+    |bytes| check(CaseResolution::parse(&decode!(pb::ResolveTrnCaseRequest, bytes)).map(drop)),
     |bytes| {
         let m = decode!(pb::SetDeceasedRequest, bytes);
         check_one(Trn::parse("trn", &m.trn));
-        check_one(parse_date_of_death("date_of_death", &m.date_of_death, today()));
+        check_one(parse_date_of_death(
+            "date_of_death",
+            &m.date_of_death,
+            today(),
+        ));
     },
     |bytes| match portal_record::feed::parse(&decode!(pb::WatchChangesRequest, bytes)) {
         Ok(_) => {}
@@ -319,7 +357,12 @@ const CHECKS: &[Check] = &[
             &m.date_of_birth,
         ));
     },
-    |bytes| check_one(Trn::parse("trn", &decode!(pb::UnwatchTeacherRequest, bytes).trn)),
+    |bytes| {
+        check_one(Trn::parse(
+            "trn",
+            &decode!(pb::UnwatchTeacherRequest, bytes).trn,
+        ))
+    },
     |bytes| {
         let m = decode!(pb::ListWatchedTeachersRequest, bytes);
         paging(m.page_size, &m.page_token, "watched");
@@ -327,7 +370,10 @@ const CHECKS: &[Check] = &[
     |bytes| {
         let m = decode!(pb::WatchRestrictionChangesRequest, bytes);
         if !m.after_cursor.trim().is_empty() {
-            check_one(portal_record::store::parse_cursor("after_cursor", &m.after_cursor));
+            check_one(portal_record::store::parse_cursor(
+                "after_cursor",
+                &m.after_cursor,
+            ));
         }
     },
     decodes!(pb::DeleteMyEmploymentRequest),

@@ -4,6 +4,7 @@
 //! It is part of the binary only, not of the library the services and tests build on.
 
 mod feed;
+mod find_trn;
 mod fixture;
 mod spawned;
 mod usage;
@@ -57,13 +58,18 @@ pub enum Scenario {
     /// second delivered and the lag's quantiles), then the whole feed kept read again from the
     /// start (`feed-replay`: events a second, and the gaps between them).
     Feed,
+    /// FindMyTrn, details that match one record (its TRN emailed: `find-trn-found`) and
+    /// details that match none (a case: `find-trn-none`) in turn: the two answers' latencies,
+    /// which should not differ (closed loop only; a portal given with --addr needs
+    /// PORTAL_CAPTCHA=off and search limits above the run's).
+    FindTrn,
     /// Every scenario in turn.
     All,
 }
 
 impl Scenario {
     /// What `all` runs (evidence apart: it is about memory, not speed).
-    const EACH: [Scenario; 10] = [
+    const EACH: [Scenario; 11] = [
         Scenario::Health,
         Scenario::RecordDirect,
         Scenario::MyRecord,
@@ -74,6 +80,7 @@ impl Scenario {
         Scenario::PgCommit,
         Scenario::SecretFlood,
         Scenario::Feed,
+        Scenario::FindTrn,
     ];
 
     fn name(self) -> &'static str {
@@ -89,6 +96,7 @@ impl Scenario {
             Scenario::Evidence => "evidence",
             Scenario::SecretFlood => "secret-flood",
             Scenario::Feed => "feed-write",
+            Scenario::FindTrn => "find-trn",
             Scenario::All => "all",
         }
     }
@@ -200,6 +208,9 @@ async fn measure(
     scenario: Scenario,
     load: &Load,
 ) -> anyhow::Result<Vec<Outcome>> {
+    if scenario == Scenario::FindTrn {
+        return find_trn::measure(fixture, load).await;
+    }
     let histogram = Arc::new(Mutex::new(new_histogram()?));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();

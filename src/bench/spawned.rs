@@ -32,6 +32,9 @@ impl Spawned {
             .env("PORTAL_ADMIN_CLIENT_SECRET", &secret)
             .env("PORTAL_EMPLOYER_CHECKS_PER_MINUTE", "4000000000")
             .env("PORTAL_EMPLOYER_CHECKS_PER_DAY", "4000000000")
+            .env("PORTAL_TRN_SEARCHES_PER_SOURCE", "4000000000")
+            .env("PORTAL_TRN_SEARCHES_PER_EMAIL", "4000000000")
+            .env("PORTAL_CAPTCHA", "off")
             // The run's teachers sign in with their details only: the serving path is what is
             // measured, not the step-up.
             .env("PORTAL_VERIFICATION", "off")

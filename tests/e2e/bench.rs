@@ -70,7 +70,9 @@ fn every_scenario_runs_and_reports_its_json() {
             "secret-flood",
             "feed-write",
             "feed-lag",
-            "feed-replay"
+            "feed-replay",
+            "find-trn-found",
+            "find-trn-none"
         ],
         "pg-commit only on PostgreSQL"
     );

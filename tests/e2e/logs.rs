@@ -144,6 +144,43 @@ async fn no_personal_data_or_secret_is_logged() {
         ))
         .await
         .unwrap_err();
+    // Lost-TRN searches: one that finds the record (its TRN emailed to another address), one
+    // that becomes a case, listed and resolved by staff.
+    let search = |first: &str, last: &str, email: &str| pb::FindMyTrnRequest {
+        first_name: first.into(),
+        last_name: last.into(),
+        previous_last_name: "Ormsgrave".into(),
+        date_of_birth: "1977-07-17".into(),
+        national_insurance_number: "jc 74 18 52 d".into(),
+        email: email.into(),
+        ..Default::default()
+    };
+    auth.find_my_trn(search("Quillonia", "Zzyzxowska", "quill.found@example.com"))
+        .await
+        .unwrap();
+    auth.find_my_trn(search("Oberwaltz", "Yarrowgate", "oberwaltz@example.com"))
+        .await
+        .unwrap();
+    outbox.latest("quill.found@example.com", 1).await;
+    outbox.latest("oberwaltz@example.com", 1).await;
+    let case = admin
+        .list_trn_cases(authed(pb::ListTrnCasesRequest::default(), &admin_token))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases
+        .remove(0);
+    admin
+        .resolve_trn_case(authed(
+            pb::ResolveTrnCaseRequest {
+                id: case.id,
+                resolution: Some(pb::resolve_trn_case_request::Resolution::NoMatch(true)),
+            },
+            &admin_token,
+        ))
+        .await
+        .unwrap();
+    outbox.latest("oberwaltz@example.com", 2).await;
     let client_secret = admin
         .create_client(authed(
             pb::CreateClientRequest {
@@ -193,6 +230,11 @@ async fn no_personal_data_or_secret_is_logged() {
         "jc 74 18 52 d",
         "quillonia.z@example.org",
         "zzyzxowska.q@example.net",
+        "quill.found@example.com",
+        "oberwaltz@example.com",
+        "Oberwaltz",
+        "Yarrowgate",
+        "Ormsgrave",
         &verification.verification_id,
         "07700 900461",
         "Larkspur Mews",

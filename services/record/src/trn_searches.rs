@@ -27,8 +27,9 @@ const LEASE: Duration = Duration::from_secs(30);
 const RETRY: Duration = Duration::from_secs(5);
 /// How often the worker looks for work nothing woke it for.
 const POLL: Duration = Duration::from_secs(1);
-/// Searches taken up at a time.
-const BATCH: u64 = 8;
+/// Searches taken up at a time, and worked on at once: each step mostly waits on the
+/// database and the notification service.
+const BATCH: u64 = 32;
 /// How long one email may take to be queued.
 const SEND_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -45,14 +46,19 @@ pub async fn run(store: Store, notifier: Notifier, wake: Arc<Notify>) {
             }
         };
         let busy = claimed.len() as u64 == BATCH;
+        let mut steps = tokio::task::JoinSet::new();
         for row in claimed {
-            if let Err(error) = step(&store, &notifier, &row).await {
-                tracing::warn!(%error, "a lost-TRN search will be tried again");
-                if let Err(error) = store.retry_trn_search(row.id, Utc::now() + retry).await {
-                    tracing::warn!(%error, "a lost-TRN search's retry could not be set");
+            let (store, notifier) = (store.clone(), notifier.clone());
+            steps.spawn(async move {
+                if let Err(error) = step(&store, &notifier, &row).await {
+                    tracing::warn!(%error, "a lost-TRN search will be tried again");
+                    if let Err(error) = store.retry_trn_search(row.id, Utc::now() + retry).await {
+                        tracing::warn!(%error, "a lost-TRN search's retry could not be set");
+                    }
                 }
-            }
+            });
         }
+        steps.join_all().await;
         if !busy {
             tokio::select! {
                 () = wake.notified() => {}
