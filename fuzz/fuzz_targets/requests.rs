@@ -62,12 +62,7 @@ macro_rules! decodes {
 
 /// Pages of a list: its size and the token for its filter.
 fn paging(page_size: i32, page_token: &str, filter: &str) {
-    check_one(portal_record::paging::page_size("page_size", page_size));
-    check_one(portal_record::paging::decode(
-        "page_token",
-        page_token,
-        filter,
-    ));
+    check(portal_record::paging::page(page_size, page_token, filter));
 }
 
 type Check = fn(&[u8]);

@@ -287,7 +287,10 @@ async fn lost_trns_are_found_or_handed_to_staff(h: Harness) {
         ),
         ("Owen", "1979-05-05", "owens@example.org")
     );
-    assert_eq!(case_for(&open, "Cerys").candidate_trns, [cerys.trn.as_str()]);
+    assert_eq!(
+        case_for(&open, "Cerys").candidate_trns,
+        [cerys.trn.as_str()]
+    );
     let nobody = case_for(&open, "Nobody");
     assert!(nobody.candidate_trns.is_empty());
     assert!(nobody.resolve_time.is_none() && nobody.trn.is_empty() && !nobody.no_match);

@@ -694,12 +694,8 @@ impl RecordService for RecordApi {
         let input = request.get_ref();
         let status = TrnRequestStatus::from_proto(input.status);
         let filter = status.map(TrnRequestStatus::as_str).unwrap_or_default();
-        let mut violations = Violations::new();
-        let size = violations.check(paging::page_size("page_size", input.page_size));
-        let after = violations.check(paging::decode("page_token", &input.page_token, filter));
-        let (Some(size), Some(after)) = (size, after) else {
-            return Err(Error::InvalidArgument(violations.into_inner()).into());
-        };
+        let (size, after) = paging::page(input.page_size, &input.page_token, filter)
+            .map_err(Error::InvalidArgument)?;
         let page = self.store.trn_requests(status, after, size).await?;
         Ok(Response::new(pb::ListTrnRequestsResponse {
             trn_requests: page.requests.iter().map(views::trn_request).collect(),
@@ -736,12 +732,8 @@ impl RecordService for RecordApi {
         let input = request.get_ref();
         let status = ChangeStatus::from_proto(input.status);
         let filter = status.map(ChangeStatus::as_str).unwrap_or_default();
-        let mut violations = Violations::new();
-        let size = violations.check(paging::page_size("page_size", input.page_size));
-        let after = violations.check(paging::decode("page_token", &input.page_token, filter));
-        let (Some(size), Some(after)) = (size, after) else {
-            return Err(Error::InvalidArgument(violations.into_inner()).into());
-        };
+        let (size, after) = paging::page(input.page_size, &input.page_token, filter)
+            .map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
             action: AuditAction::ChangeRequestList,
@@ -862,12 +854,8 @@ impl RecordService for RecordApi {
     ) -> Reply<pb::ListWatchedTeachersResponse> {
         let caller = client_with(&request, Role::EmployerCheck)?;
         let input = request.get_ref();
-        let mut violations = Violations::new();
-        let size = violations.check(paging::page_size("page_size", input.page_size));
-        let after = violations.check(paging::decode("page_token", &input.page_token, "watched"));
-        let (Some(size), Some(after)) = (size, after) else {
-            return Err(Error::InvalidArgument(violations.into_inner()).into());
-        };
+        let (size, after) = paging::page(input.page_size, &input.page_token, "watched")
+            .map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
             action: AuditAction::EmployerWatchList,
@@ -1057,12 +1045,8 @@ impl RecordService for RecordApi {
         let input = request.get_ref();
         let status = TrnCaseStatus::from_proto(input.status);
         let filter = status.map(TrnCaseStatus::as_str).unwrap_or_default();
-        let mut violations = Violations::new();
-        let size = violations.check(paging::page_size("page_size", input.page_size));
-        let after = violations.check(paging::decode("page_token", &input.page_token, filter));
-        let (Some(size), Some(after)) = (size, after) else {
-            return Err(Error::InvalidArgument(violations.into_inner()).into());
-        };
+        let (size, after) = paging::page(input.page_size, &input.page_token, filter)
+            .map_err(Error::InvalidArgument)?;
         let audit = AuditEntry {
             caller,
             action: AuditAction::TrnCaseList,

@@ -41,6 +41,22 @@ pub fn decode(field: &str, token: &str, filter: &str) -> Result<Option<i64>, Fie
     }
 }
 
+/// A List request's page: its size (`page_size`) and where it continues (`page_token`, issued
+/// for `filter`), both checked at once.
+pub fn page(
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+) -> Result<(u64, Option<i64>), Vec<FieldViolation>> {
+    match (
+        self::page_size("page_size", page_size),
+        decode("page_token", page_token, filter),
+    ) {
+        (Ok(size), Ok(after)) => Ok((size, after)),
+        (size, after) => Err([size.err(), after.err()].into_iter().flatten().collect()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +67,17 @@ mod tests {
         assert_eq!(page_size("page_size", 7), Ok(7));
         assert_eq!(page_size("page_size", 100_000), Ok(MAX_PAGE_SIZE));
         assert_eq!(page_size("page_size", -1).unwrap_err().field, "page_size");
+    }
+
+    #[test]
+    fn a_page_names_both_of_its_fields_at_once() {
+        assert_eq!(page(0, "", "open"), Ok((DEFAULT_PAGE_SIZE, None)));
+        let fields: Vec<String> = page(-1, "nonsense", "open")
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["page_size", "page_token"]);
     }
 
     #[test]
