@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Harness, Stores, authed, bad_fields, start_with_smtp};
+use crate::support::{Harness, Stores, authed, bad_fields, start_only, start_with_smtp};
 use dqt_proto::dqt::portal::v1 as pb;
 use portal_identity::throttle::CaptchaMode;
 use tonic::{Code, Status};
@@ -562,4 +562,62 @@ async fn searches_are_limited_per_source_and_email_with_a_captcha_after_three_po
         return;
     };
     searches_are_limited(h).await;
+}
+
+/// Searches kept while no email could be queued (the notification service not running) are
+/// answered once it runs, after the whole portal restarts, and each email goes once.
+#[tokio::test]
+async fn searches_kept_while_the_notification_service_is_down_are_answered_once_it_is_up() {
+    use portal_common::component::names;
+    let everything = crate::support::default_config();
+    let all: Vec<&str> = everything.components().iter().map(|c| c.name()).collect();
+    let without: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|name| *name != names::NOTIFICATION)
+        .collect();
+    let Some(mut h) = start_only(&without, Stores::Embedded, open_searches).await else {
+        return;
+    };
+    let admin = h.sign_in_admin().await;
+    let record = teacher(
+        &h,
+        &admin,
+        ("Eluned", "Parry", "1988-06-07"),
+        "CE112233A",
+        "",
+    )
+    .await;
+    find(
+        &h,
+        search(
+            "Eluned",
+            "Parry",
+            "1988-06-07",
+            "CE112233A",
+            "eluned@example.org",
+        ),
+    )
+    .await
+    .unwrap();
+    find(
+        &h,
+        search("Nobody", "Known", "1990-10-10", "", "nobody@example.org"),
+    )
+    .await
+    .unwrap();
+    // The worker has tried both and could queue nothing.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(h.mailbox().all().is_empty());
+
+    let signer = h.stack.as_ref().unwrap().signer().clone();
+    h.stack.take().unwrap().shutdown().await.unwrap();
+    h.stack = Some(portal::Stack::start(&h.config, &all, signer).await.unwrap());
+    let found = h.mailbox().wait_for("eluned@example.org", 1, MAIL).await;
+    assert_eq!(found[0].subject, FOUND);
+    assert!(found[0].raw.contains(&record.trn));
+    assert_eq!(subjects(&h, "nobody@example.org", 1).await, [OPENED]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.mailbox().all().len(), 2, "each email once");
+    h.shutdown().await;
 }

@@ -110,6 +110,7 @@ impl Settings {
             store.clone(),
             notifier.clone(),
             searches.clone(),
+            context.shutdown.clone(),
         ));
         let api = api::RecordApi::new(
             store,

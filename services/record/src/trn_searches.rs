@@ -14,6 +14,7 @@ use dqt_proto::dqt::notification::v1::{EmailTemplate, SendEmailRequest};
 use portal_common::component::names;
 use portal_common::mask;
 use portal_common::notification::Notifier;
+use portal_common::server::ShutdownSignal;
 use portal_common::values::Trn;
 use tokio::sync::Notify;
 
@@ -33,10 +34,13 @@ const BATCH: u64 = 32;
 /// How long one email may take to be queued.
 const SEND_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Answers lost-TRN searches for as long as the process runs.
-pub async fn run(store: Store, notifier: Notifier, wake: Arc<Notify>) {
+/// Answers lost-TRN searches until the service stops (a step under way is finished first;
+/// one cut short by the process ending is taken up again once its lease runs out).
+pub async fn run(store: Store, notifier: Notifier, wake: Arc<Notify>, shutdown: ShutdownSignal) {
     let lease = chrono::Duration::from_std(LEASE).unwrap_or_default();
     let retry = chrono::Duration::from_std(RETRY).unwrap_or_default();
+    let stopped = shutdown.wait();
+    tokio::pin!(stopped);
     loop {
         let claimed = match store.claim_trn_searches(Utc::now(), lease, BATCH).await {
             Ok(claimed) => claimed,
@@ -59,11 +63,12 @@ pub async fn run(store: Store, notifier: Notifier, wake: Arc<Notify>) {
             });
         }
         steps.join_all().await;
-        if !busy {
-            tokio::select! {
-                () = wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
-            }
+        let pause = if busy { Duration::ZERO } else { POLL };
+        tokio::select! {
+            biased;
+            () = &mut stopped => return,
+            () = wake.notified(), if !busy => {}
+            () = tokio::time::sleep(pause) => {}
         }
     }
 }

@@ -201,16 +201,32 @@ impl SmtpServer {
             .expect("aiosmtpd starts");
         self.child = Some(child);
         let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
+        // Listening, and it is this server that answers (an SMTP greeting), not another.
+        while !self.greets().await {
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| child.try_wait().is_ok_and(|status| status.is_some()));
+            assert!(!exited, "aiosmtpd exited: its port was taken");
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "aiosmtpd did not listen"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Whether an SMTP server greets a connection to the port.
+    async fn greets(&self) -> bool {
+        use tokio::io::AsyncReadExt as _;
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
+            return false;
+        };
+        let mut greeting = [0u8; 4];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut greeting)).await,
+            Ok(Ok(_)) if &greeting[..3] == b"220"
+        )
     }
 }
 

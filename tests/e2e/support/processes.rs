@@ -17,13 +17,24 @@ use super::{ADMIN_SECRET, PortalProcess};
 
 const SIGNING_KEY: &str = "processes-test-signing-key-0123456789abcdef";
 
-/// A port free a moment ago.
+/// A port free a moment ago, for a server the test may stop and start again on it. It lies
+/// below the system's range of ports given to whoever binds port 0 (32768 on), so that while
+/// the server is down no other test's listener can take its port (the likely cause of a rare
+/// failure of an SMTP test, whose mail server could come back to find its port taken); and no
+/// two calls in this process hand out the same one.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const RANGE: u32 = 12_000;
+    static NEXT: std::sync::LazyLock<AtomicU32> =
+        std::sync::LazyLock::new(|| AtomicU32::new(rand::random_range(0..RANGE)));
+    loop {
+        let port = u16::try_from(FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % RANGE)
+            .expect("below 32000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Runs a command to completion, panicking with its output when it fails.
