@@ -621,3 +621,31 @@ async fn searches_kept_while_the_notification_service_is_down_are_answered_once_
     assert_eq!(h.mailbox().all().len(), 2, "each email once");
     h.shutdown().await;
 }
+
+/// A search the record service cannot keep is UNAVAILABLE and counts nothing: five in a row
+/// for one address from one source never meet the captcha (after three) nor the address's
+/// limit (three).
+#[tokio::test]
+async fn a_search_that_cannot_be_kept_is_unavailable_and_counts_nothing() {
+    use portal_common::component::names;
+    let everything = crate::support::default_config();
+    let without: Vec<&str> = everything
+        .components()
+        .iter()
+        .map(|c| c.name())
+        .filter(|name| *name != names::RECORD)
+        .collect();
+    let Some(h) = start_only(&without, Stores::Embedded, |_| {}).await else {
+        return;
+    };
+    for _ in 0..5 {
+        let status = find(
+            &h,
+            search("Nobody", "Known", "1990-10-10", "", "same@example.org"),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    }
+    h.shutdown().await;
+}
