@@ -107,6 +107,39 @@ impl Administration for Gateway {
         )?;
         Ok(Response::new(record))
     }
+
+    /// The record service removes the link (audited, as the calling client), then identity
+    /// ends every session of the TRN: a session opened through a link that was wrong ends
+    /// with it. A caller that hears UNAVAILABLE after the link went repeats the call and hears
+    /// NOT_FOUND; RevokeTeacherSessions ends what is left.
+    async fn unlink_one_login(
+        &self,
+        request: Request<pb::UnlinkOneLoginRequest>,
+    ) -> Reply<pb::UnlinkOneLoginResponse> {
+        let caller = Self::caller(&request)?;
+        let left = remaining_deadline(request.metadata());
+        let message = request.get_ref().clone();
+        self.record
+            .clone()
+            .unlink_one_login(self.signer.request(message.clone(), &caller, left))
+            .await?;
+        let gateway = Caller {
+            principal: Principal::Service(crate::NAME.to_owned()),
+            session_id: None,
+            ..caller
+        };
+        let revoke = pb::RevokeTeacherSessionsRequest { trn: message.trn };
+        let revoked = read!(
+            self,
+            request,
+            gateway,
+            revoke,
+            identity.revoke_teacher_sessions
+        )?;
+        Ok(Response::new(pb::UnlinkOneLoginResponse {
+            revoked_count: revoked.revoked_count,
+        }))
+    }
 }
 
 #[tonic::async_trait]

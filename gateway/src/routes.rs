@@ -178,6 +178,19 @@ pub const ROUTES: &[Route] = &[
     route(Authentication, "FindMyTrn", Anyone, Forward(Identity)),
     route(
         Authentication,
+        "StartOneLoginSignIn",
+        Anyone,
+        Forward(Identity),
+    ),
+    route(
+        Authentication,
+        "CompleteOneLoginSignIn",
+        Anyone,
+        Forward(Identity),
+    ),
+    route(Authentication, "LinkOneLogin", Anyone, Forward(Identity)),
+    route(
+        Authentication,
         "StartVerification",
         Teacher(Knowledge),
         Forward(Identity),
@@ -432,6 +445,12 @@ pub const ROUTES: &[Route] = &[
         "WatchChanges",
         Role(ClientRole::ChangesRead),
         Forward(Record),
+    ),
+    route(
+        Administration,
+        "UnlinkOneLogin",
+        Role(ClientRole::ClientsManage),
+        Handler,
     ),
     route(
         Administration,

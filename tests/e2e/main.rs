@@ -24,6 +24,7 @@ mod migrations;
 mod names;
 mod news;
 mod observability;
+mod one_login;
 mod overload;
 mod records;
 mod redis_outage;

@@ -138,6 +138,19 @@ pub fn with_details(
     Status::with_error_details(code, message, details)
 }
 
+/// A status with an ErrorInfo naming `reason` and holding `metadata` (what the caller needs
+/// to go on, such as a token).
+pub fn with_metadata(
+    code: Code,
+    message: impl Into<String>,
+    reason: Reason,
+    metadata: std::collections::HashMap<String, String>,
+) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(reason.as_str_name(), ERROR_DOMAIN, metadata);
+    Status::with_error_details(code, message, details)
+}
+
 /// The reason an error of `code` that says none has: what the code itself means, for answers
 /// made where no reason is known (tonic's own, a service's that passes through).
 pub fn reason_of(code: Code) -> Reason {

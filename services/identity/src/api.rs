@@ -5,7 +5,10 @@ use dqt_proto::dqt::identity::v1::{DescribeClientsRequest, DescribeClientsRespon
 use dqt_proto::dqt::notification::v1::{EmailTemplate, SendEmailRequest};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_client::RecordServiceClient;
-use dqt_proto::dqt::record::v1::{FindTrnRequest, GetTeacherEmailRequest, MatchTeacherRequest};
+use dqt_proto::dqt::record::v1::{
+    FindTrnRequest, GetTeacherEmailRequest, KeepOneLoginLinkRequest, MatchTeacherRequest,
+    ResolveOneLoginRequest,
+};
 use portal_common::component::names;
 use portal_common::deadline::remaining_deadline;
 use portal_common::notification::Notifier;
@@ -19,6 +22,7 @@ use tonic::{Request, Response, Status};
 use crate::captcha::Captchas;
 use crate::domain::{ClientUpdate, NewClientInput, SignInClientInput};
 use crate::error::Error;
+use crate::one_login::{OneLogin, parse_opaque};
 use crate::searches::{Admission, Searches};
 use crate::secrets;
 use crate::store::{Client, ClientChange, NewClient, Store};
@@ -36,6 +40,8 @@ pub struct IdentityApi {
     record: RecordServiceClient<Upstream>,
     notifier: Notifier,
     signer: Signer,
+    /// Sign-in through GOV.UK One Login, when configured.
+    one_login: Option<OneLogin>,
     /// Verified against when a client id is unknown, so that the answer takes as long.
     decoy_hash: String,
 }
@@ -53,6 +59,7 @@ impl IdentityApi {
         limits: SignInLimits,
         upstreams: Upstreams,
         signer: Signer,
+        one_login: Option<OneLogin>,
     ) -> Result<Self, Error> {
         let decoy_hash = secrets::hash(secrets::generate()).await?;
         // Half the cores for Argon2 at most: the rest keep serving every other call.
@@ -68,6 +75,7 @@ impl IdentityApi {
             record: RecordServiceClient::new(upstreams.record),
             notifier: Notifier::new(upstreams.notification, signer.clone(), crate::NAME),
             signer,
+            one_login,
             decoy_hash,
         })
     }
@@ -81,6 +89,93 @@ impl IdentityApi {
             session_id: None,
             source: None,
         }
+    }
+
+    /// Proves a TRN with the details sign-in takes. Locks first (even correct details are
+    /// refused while locked), then the captcha when the counts ask for one, then the match.
+    /// Every mismatch gets one answer, and the same work is done whether or not the TRN
+    /// exists.
+    async fn prove(
+        &self,
+        caller: &Caller,
+        details: pb::SignInTeacherRequest,
+        deadline: std::time::Duration,
+    ) -> Result<Trn, Error> {
+        // The source the gateway saw, as its assertion names it; unknown counts per TRN only.
+        let source = caller.source.clone().unwrap_or_default();
+        let trn = Trn::parse("trn", &details.trn)?;
+        let subject = Subject::Teacher(trn);
+        let attempt = self.throttle.admit(subject, &source).await?;
+        match attempt.gate {
+            Gate::Locked(retry_after) => return Err(Error::Locked(retry_after)),
+            Gate::Open { captcha: true } => {
+                if !self
+                    .captchas
+                    .solve(&details.captcha_id, &details.captcha_answer)
+                    .await?
+                {
+                    self.throttle.withdraw(&attempt).await?;
+                    return Err(Error::CaptchaRequired);
+                }
+            }
+            Gate::Open { captcha: false } => {}
+        }
+        let match_request = MatchTeacherRequest {
+            trn: trn.to_string(),
+            surname: details.surname,
+            forename: details.forename,
+            date_of_birth: details.date_of_birth,
+            national_insurance_number: details.national_insurance_number,
+        };
+        let on_own_behalf = Self::on_own_behalf(caller);
+        // A match is a read: safe to repeat while the record service restarts.
+        let outcome = upstream::read(deadline, |left| {
+            let mut record = self.record.clone();
+            let request = self
+                .signer
+                .request(match_request.clone(), &on_own_behalf, left);
+            async move { record.match_teacher(request).await }
+        })
+        .await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome.into_inner(),
+            Err(status) => {
+                // Malformed details count as a failure: they cost a guess like any other.
+                if status.code() == tonic::Code::InvalidArgument {
+                    self.throttle.failed(&attempt, subject).await?;
+                } else {
+                    self.throttle.withdraw(&attempt).await?;
+                }
+                return Err(Error::Downstream(names::RECORD, status));
+            }
+        };
+        let matched = outcome
+            .matched
+            .then(|| Trn::parse("trn", &outcome.trn).ok())
+            .flatten();
+        let Some(matched) = matched else {
+            self.throttle.failed(&attempt, subject).await?;
+            tracing::info!("teacher sign-in refused");
+            return Err(Error::SignInFailed);
+        };
+        self.throttle.succeeded(&attempt).await?;
+        Ok(matched)
+    }
+
+    /// One Login, or the answer that this deployment does not offer it.
+    fn one_login(&self) -> Result<&OneLogin, Error> {
+        self.one_login.as_ref().ok_or(Error::OneLoginNotConfigured)
+    }
+
+    /// A new session at the verified level for the teacher of `trn`.
+    async fn verified_session(&self, trn: Trn) -> Result<Response<pb::SignInResponse>, Status> {
+        let principal = Principal::Teacher {
+            trn,
+            assurance: Assurance::Verified,
+        };
+        let session = self.sessions.create(&principal).await?;
+        tracing::info!("teacher signed in through One Login");
+        Ok(Response::new(Self::response(session, &principal)))
     }
 
     fn response(session: NewSession, principal: &Principal) -> pb::SignInResponse {
@@ -155,9 +250,6 @@ impl IdentityService for IdentityApi {
         Ok(Response::new(self.captchas.create().await?))
     }
 
-    /// Locks first (even correct details are refused while locked), then the captcha when the
-    /// counts ask for one, then the match. Every mismatch gets one answer, and the same work is
-    /// done whether or not the TRN exists.
     async fn sign_in_teacher(
         &self,
         request: Request<pb::SignInTeacherRequest>,
@@ -165,65 +257,9 @@ impl IdentityService for IdentityApi {
         let caller = Caller::of(&request)?;
         require_gateway(caller)?;
         let deadline = remaining_deadline(request.metadata());
-        // The source the gateway saw, as its assertion names it; unknown counts per TRN only.
-        let source = caller.source.clone().unwrap_or_default();
-        let details = request.get_ref().clone();
-        let trn = Trn::parse("trn", &details.trn)?;
-        let subject = Subject::Teacher(trn);
-        let attempt = self.throttle.admit(subject, &source).await?;
-        match attempt.gate {
-            Gate::Locked(retry_after) => return Err(Error::Locked(retry_after).into()),
-            Gate::Open { captcha: true } => {
-                if !self
-                    .captchas
-                    .solve(&details.captcha_id, &details.captcha_answer)
-                    .await?
-                {
-                    self.throttle.withdraw(&attempt).await?;
-                    return Err(Error::CaptchaRequired.into());
-                }
-            }
-            Gate::Open { captcha: false } => {}
-        }
-        let match_request = MatchTeacherRequest {
-            trn: trn.to_string(),
-            surname: details.surname,
-            forename: details.forename,
-            date_of_birth: details.date_of_birth,
-            national_insurance_number: details.national_insurance_number,
-        };
-        let on_own_behalf = Self::on_own_behalf(caller);
-        // A match is a read: safe to repeat while the record service restarts.
-        let outcome = upstream::read(deadline, |left| {
-            let mut record = self.record.clone();
-            let request = self
-                .signer
-                .request(match_request.clone(), &on_own_behalf, left);
-            async move { record.match_teacher(request).await }
-        })
-        .await;
-        let outcome = match outcome {
-            Ok(outcome) => outcome.into_inner(),
-            Err(status) => {
-                // Malformed details count as a failure: they cost a guess like any other.
-                if status.code() == tonic::Code::InvalidArgument {
-                    self.throttle.failed(&attempt, subject).await?;
-                } else {
-                    self.throttle.withdraw(&attempt).await?;
-                }
-                return Err(Error::Downstream(names::RECORD, status).into());
-            }
-        };
-        let matched = outcome
-            .matched
-            .then(|| Trn::parse("trn", &outcome.trn).ok())
-            .flatten();
-        let Some(matched) = matched else {
-            self.throttle.failed(&attempt, subject).await?;
-            tracing::info!("teacher sign-in refused");
-            return Err(Error::SignInFailed.into());
-        };
-        self.throttle.succeeded(&attempt).await?;
+        let matched = self
+            .prove(caller, request.get_ref().clone(), deadline)
+            .await?;
         let principal = Principal::Teacher {
             trn: matched,
             assurance: Assurance::Knowledge,
@@ -349,6 +385,111 @@ impl IdentityService for IdentityApi {
         }
         tracing::info!("lost-TRN search received");
         Ok(Response::new(pb::FindMyTrnResponse {}))
+    }
+
+    async fn start_one_login_sign_in(
+        &self,
+        request: Request<pb::StartOneLoginSignInRequest>,
+    ) -> Result<Response<pb::OneLoginAuthorization>, Status> {
+        require_gateway(Caller::of(&request)?)?;
+        let one_login = self.one_login()?;
+        Ok(Response::new(
+            one_login.start(&request.get_ref().redirect_uri).await?,
+        ))
+    }
+
+    /// One Login signs the person in; the record service says which TRN the account stands
+    /// for (linking it when its verified identity names one record). None: a link token.
+    async fn complete_one_login_sign_in(
+        &self,
+        request: Request<pb::CompleteOneLoginSignInRequest>,
+    ) -> Result<Response<pb::SignInResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        require_gateway(caller)?;
+        let deadline = remaining_deadline(request.metadata());
+        let one_login = self.one_login()?;
+        let input = request.get_ref();
+        let code = parse_opaque("code", &input.code);
+        let state = parse_opaque("state", &input.state);
+        let (code, state) = match (code, state) {
+            (Ok(code), Ok(state)) => (code, state),
+            (code, state) => {
+                let violations = [code.err(), state.err()].into_iter().flatten().collect();
+                return Err(Error::InvalidArgument(violations).into());
+            }
+        };
+        let signed_in = one_login.complete(&code, &state).await?;
+        let resolve = ResolveOneLoginRequest {
+            subject: signed_in.subject.clone(),
+            identity: signed_in.identity,
+        };
+        let on_own_behalf = Self::on_own_behalf(caller);
+        // A second call finds the link the first made: safe to repeat.
+        let resolved = upstream::read(deadline, |left| {
+            let mut record = self.record.clone();
+            let request = self.signer.request(resolve.clone(), &on_own_behalf, left);
+            async move { record.resolve_one_login(request).await }
+        })
+        .await
+        .map_err(|status| match status.code() {
+            // The linked record is no longer in use: it cannot be signed in to.
+            tonic::Code::FailedPrecondition => Error::SignInFailed,
+            _ => Error::Downstream(names::RECORD, status),
+        })?
+        .into_inner();
+        let Ok(trn) = Trn::parse("trn", &resolved.trn) else {
+            let link_token = one_login.link_token(&signed_in.subject).await?;
+            tracing::info!("One Login account to be linked");
+            return Err(Error::LinkRequired(link_token).into());
+        };
+        if resolved.linked {
+            tracing::info!("One Login account linked by verified identity");
+        }
+        self.verified_session(trn).await
+    }
+
+    /// The link token first (nothing is counted without one), then the details as
+    /// SignInTeacher proves them, then the link.
+    async fn link_one_login(
+        &self,
+        request: Request<pb::LinkOneLoginRequest>,
+    ) -> Result<Response<pb::SignInResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        require_gateway(caller)?;
+        let deadline = remaining_deadline(request.metadata());
+        let one_login = self.one_login()?;
+        let input = request.get_ref().clone();
+        let link_token = parse_opaque("link_token", &input.link_token)?;
+        let subject = one_login.linking(&link_token).await?;
+        let details = pb::SignInTeacherRequest {
+            trn: input.trn,
+            surname: input.surname,
+            forename: input.forename,
+            date_of_birth: input.date_of_birth,
+            national_insurance_number: input.national_insurance_number,
+            captcha_id: input.captcha_id,
+            captcha_answer: input.captcha_answer,
+        };
+        let trn = self.prove(caller, details, deadline).await?;
+        let keep = KeepOneLoginLinkRequest {
+            subject,
+            trn: trn.to_string(),
+        };
+        let on_own_behalf = Self::on_own_behalf(caller);
+        // Linking the same pair again changes nothing: safe to repeat.
+        upstream::read(deadline, |left| {
+            let mut record = self.record.clone();
+            let request = self.signer.request(keep.clone(), &on_own_behalf, left);
+            async move { record.keep_one_login_link(request).await }
+        })
+        .await
+        .map_err(|status| match status.code() {
+            tonic::Code::AlreadyExists => Error::AlreadyLinked,
+            _ => Error::Downstream(names::RECORD, status),
+        })?;
+        one_login.linked(&link_token).await?;
+        tracing::info!("One Login account linked by sign-in details");
+        self.verified_session(trn).await
     }
 
     async fn sign_out(

@@ -39,6 +39,22 @@ pub enum Error {
     VerificationExpired,
     #[error("the session has ended")]
     SessionEnded,
+    #[error("sign-in through One Login is not configured")]
+    OneLoginNotConfigured,
+    #[error("One Login sign-in or link token unknown, used or expired")]
+    OneLoginExpired,
+    /// One Login refused, or answered what cannot be trusted: which check failed.
+    #[error("One Login sign-in refused: {0}")]
+    OneLoginFailed(&'static str),
+    #[error("One Login unavailable: {0}")]
+    OneLoginUnavailable(String),
+    #[error("One Login: {0}")]
+    OneLoginInternal(String),
+    /// The One Login account must be linked to a TRN: the token to link it with.
+    #[error("a link to a TRN is required")]
+    LinkRequired(String),
+    #[error("already linked")]
+    AlreadyLinked,
     /// A service this one called failed.
     #[error("{0} service: {1}")]
     Downstream(&'static str, Status),
@@ -114,6 +130,43 @@ impl From<Error> for Status {
                 Code::Unauthenticated,
                 "session missing, expired or revoked",
                 Reason::SessionInvalid,
+            ),
+            Error::OneLoginNotConfigured => status(
+                Code::Unimplemented,
+                "this service does not offer sign-in through GOV.UK One Login",
+                Reason::OneLoginNotConfigured,
+            ),
+            Error::OneLoginExpired => status(
+                Code::FailedPrecondition,
+                "this One Login sign-in is unknown, used or expired: start again",
+                Reason::OneLoginExpired,
+            ),
+            Error::OneLoginFailed(check) => {
+                tracing::warn!(check, "One Login sign-in refused");
+                status(
+                    Code::Unauthenticated,
+                    "GOV.UK One Login did not sign you in: start again",
+                    Reason::OneLoginFailed,
+                )
+            }
+            Error::OneLoginUnavailable(detail) => {
+                tracing::warn!(%detail, "One Login unavailable");
+                unavailable("GOV.UK One Login is unavailable: try again shortly")
+            }
+            Error::OneLoginInternal(detail) => {
+                tracing::error!(%detail, "One Login sign-in failed");
+                internal()
+            }
+            Error::LinkRequired(link_token) => portal_common::error::with_metadata(
+                Code::FailedPrecondition,
+                "this One Login account is not linked to a TRN: call LinkOneLogin with the link token and your details",
+                Reason::LinkRequired,
+                [("link_token".to_owned(), link_token)].into(),
+            ),
+            Error::AlreadyLinked => status(
+                Code::AlreadyExists,
+                "this TRN or this One Login account is linked to another already",
+                Reason::AlreadyLinked,
             ),
             Error::Downstream(service, status) => portal_common::error::downstream(service, status),
             Error::Captcha(detail) => {

@@ -6,6 +6,7 @@ pub mod captcha;
 pub mod domain;
 pub mod error;
 pub mod migration;
+pub mod one_login;
 pub mod searches;
 pub mod secrets;
 pub mod store;
@@ -44,6 +45,8 @@ pub struct Settings {
     pub admin_client_secret: Option<String>,
     #[command(flatten)]
     pub sign_in: throttle::SignInLimits,
+    #[command(flatten)]
+    pub one_login: one_login::Settings,
 }
 
 impl Settings {
@@ -57,6 +60,8 @@ impl Settings {
             api::bootstrap_admin(&store, secret).await?;
         }
         let signer = context.signer;
+        let one_login =
+            one_login::OneLogin::new(&self.one_login, context.sessions.store().clone())?;
         let api = api::IdentityApi::new(
             store,
             context.sessions.clone(),
@@ -66,6 +71,7 @@ impl Settings {
                 notification: context.upstream(names::NOTIFICATION)?,
             },
             signer.clone(),
+            one_login,
         )
         .await?;
         Ok(Served::one(

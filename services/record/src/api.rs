@@ -6,8 +6,9 @@ use dqt_proto::dqt::notification::v1::{EmailTemplate, SendEmailRequest};
 use dqt_proto::dqt::portal::v1 as pb;
 use dqt_proto::dqt::record::v1::record_service_server::RecordService;
 use dqt_proto::dqt::record::v1::{
-    FindTrnRequest, GetTeacherEmailRequest, GetTeacherEmailResponse, MatchTeacherRequest,
-    MatchTeacherResponse,
+    FindTrnRequest, GetTeacherEmailRequest, GetTeacherEmailResponse, KeepOneLoginLinkRequest,
+    KeepOneLoginLinkResponse, MatchTeacherRequest, MatchTeacherResponse, ResolveOneLoginRequest,
+    ResolveOneLoginResponse,
 };
 use portal_common::component::names;
 use portal_common::deadline::remaining_deadline;
@@ -25,12 +26,12 @@ use crate::domain::{
     AlertCorrection, AlertRemoval, AuditAction, CONTACT_FIELDS, CaseResolution, ChangeStatus,
     ContactDetails, Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq,
     ProfessionalStatus, Qtls, Resolution, SignInDetails, TeacherUpdate, TrnCaseStatus, TrnQuery,
-    TrnRequestInput, TrnRequestStatus, parse_alert_id, parse_case_id, parse_close_date,
-    parse_date_of_death, parse_request_id,
+    TrnRequestInput, TrnRequestStatus, VerifiedIdentity, parse_alert_id, parse_case_id,
+    parse_close_date, parse_date_of_death, parse_request_id, parse_subject,
 };
 use crate::error::Error;
 use crate::paging;
-use crate::store::{AuditEntry, FeedFilter, NewEmail, Store, TEACHER, parse_cursor};
+use crate::store::{AuditEntry, FeedFilter, LinkProof, NewEmail, Store, TEACHER, parse_cursor};
 use crate::views::{self, Audience};
 
 /// What the digest of an email change's code is for.
@@ -1102,6 +1103,70 @@ impl RecordService for RecordApi {
         let trn = trn(&request.get_ref().trn)?;
         Ok(Response::new(GetTeacherEmailResponse {
             email: self.store.email(trn).await?.unwrap_or_default(),
+        }))
+    }
+
+    async fn resolve_one_login(
+        &self,
+        request: Request<ResolveOneLoginRequest>,
+    ) -> Reply<ResolveOneLoginResponse> {
+        only_identity(&request)?;
+        let caller = Caller::of(&request)?;
+        let input = request.get_ref();
+        let mut violations = Violations::new();
+        let subject = violations.check(parse_subject("subject", &input.subject));
+        let identity = input
+            .identity
+            .as_ref()
+            .and_then(|identity| violations.check_all(VerifiedIdentity::parse(identity)))
+            .flatten();
+        let violations = violations.into_inner();
+        let Some(subject) = subject.filter(|_| violations.is_empty()) else {
+            return Err(Error::InvalidArgument(violations).into());
+        };
+        let resolved = self
+            .store
+            .resolve_one_login(&subject, identity.as_ref(), &caller.request_id)
+            .await?;
+        Ok(Response::new(ResolveOneLoginResponse {
+            trn: resolved.map(|(t, _)| t.to_string()).unwrap_or_default(),
+            linked: resolved.is_some_and(|(_, linked)| linked),
+        }))
+    }
+
+    async fn keep_one_login_link(
+        &self,
+        request: Request<KeepOneLoginLinkRequest>,
+    ) -> Reply<KeepOneLoginLinkResponse> {
+        only_identity(&request)?;
+        let caller = Caller::of(&request)?;
+        let input = request.get_ref();
+        let mut violations = Violations::new();
+        let subject = violations.check(parse_subject("subject", &input.subject));
+        let trn = violations.check(Trn::parse("trn", &input.trn));
+        let (Some(subject), Some(trn)) = (subject, trn) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
+        };
+        self.store
+            .link(&subject, trn, LinkProof::SignInDetails, &caller.request_id)
+            .await?;
+        Ok(Response::new(KeepOneLoginLinkResponse {}))
+    }
+
+    async fn unlink_one_login(
+        &self,
+        request: Request<pb::UnlinkOneLoginRequest>,
+    ) -> Reply<pb::UnlinkOneLoginResponse> {
+        let caller = client_with(&request, Role::ClientsManage)?;
+        let trn = trn(&request.get_ref().trn)?;
+        let audit = AuditEntry {
+            caller,
+            action: AuditAction::OneLoginUnlink,
+        };
+        self.store.unlink_one_login(trn, audit).await?;
+        tracing::info!(%trn, actor = caller.actor(), "One Login link removed");
+        Ok(Response::new(pb::UnlinkOneLoginResponse {
+            revoked_count: 0,
         }))
     }
 }

@@ -18,6 +18,9 @@ pub enum Error {
     RequestExists,
     #[error("not allowed")]
     PermissionDenied,
+    /// The TRN or the One Login account is linked to another already.
+    #[error("already linked")]
+    AlreadyLinked,
     #[error("refused in the record's current state: {0}")]
     FailedPrecondition(&'static str),
     #[error("the configured TRN range is used up")]
@@ -53,6 +56,11 @@ impl From<Error> for Status {
                 portal_common::error::invalid_argument(&violations)
             }
             Error::NotFound(what) => not_found(format!("no such {what}")),
+            Error::AlreadyLinked => status(
+                Code::AlreadyExists,
+                "this TRN or this One Login account is linked to another already",
+                Reason::AlreadyLinked,
+            ),
             Error::RequestExists => status(
                 Code::AlreadyExists,
                 "a request with this id and other details was made before",

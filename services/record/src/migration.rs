@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0011TrnRequests),
             Box::new(M0012ChangeFeed),
             Box::new(M0013TrnSearches),
+            Box::new(M0014OneLoginLinks),
         ]
     }
 }
@@ -1054,6 +1055,45 @@ impl MigrationTrait for M0013TrnSearches {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table("trn_searches").to_owned())
+            .await
+    }
+}
+
+struct M0014OneLoginLinks;
+
+impl MigrationName for M0014OneLoginLinks {
+    fn name(&self) -> &str {
+        "m0014_one_login_links"
+    }
+}
+
+/// Links between GOV.UK One Login accounts and TRNs: one account per TRN, one TRN per account.
+#[async_trait::async_trait]
+impl MigrationTrait for M0014OneLoginLinks {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("one_login_links")
+                    .col(big_pk_auto("id"))
+                    .col(string_len("subject", 255))
+                    .col(string_len("trn", 7))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, column) in [
+            ("one_login_links_subject", "subject"),
+            ("one_login_links_trn", "trn"),
+        ] {
+            create_index(manager, name, "one_login_links", &[column], true).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("one_login_links").to_owned())
             .await
     }
 }

@@ -56,6 +56,10 @@ pub enum AuditAction {
     TrnCaseResolve,
     /// A resolved case's details were deleted at the end of their retention.
     TrnCaseDelete,
+    /// A GOV.UK One Login account was linked to the record (details: how it was proved).
+    OneLoginLink,
+    /// The record's One Login link was removed.
+    OneLoginUnlink,
 }
 
 /// How an organisation checked a teacher's record, as the teacher is shown it.
@@ -68,7 +72,7 @@ pub enum RecordCheckKind {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 38] = [
         Self::TeacherCreate,
         Self::TeacherSeed,
         Self::TeacherRead,
@@ -105,6 +109,8 @@ impl AuditAction {
         Self::TrnCaseList,
         Self::TrnCaseResolve,
         Self::TrnCaseDelete,
+        Self::OneLoginLink,
+        Self::OneLoginUnlink,
     ];
 
     /// The action's name in the log and the API, such as `teacher.update`.
@@ -146,6 +152,8 @@ impl AuditAction {
             Self::TrnCaseList => "trn_case.list",
             Self::TrnCaseResolve => "trn_case.resolve",
             Self::TrnCaseDelete => "trn_case.delete",
+            Self::OneLoginLink => "one_login.link",
+            Self::OneLoginUnlink => "one_login.unlink",
         }
     }
 

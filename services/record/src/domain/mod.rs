@@ -5,6 +5,7 @@ mod audit;
 mod change;
 mod contact;
 mod enums;
+mod one_login;
 mod qualifications;
 mod trn_request;
 mod trn_search;
@@ -29,6 +30,7 @@ pub use enums::{
     ChangeEventType, DegreeType, ExemptionReason, InductionStatus, MqSpecialism, MqStatus, NpqType,
     PersonStatus, QtlsStatus, Route, RouteStatus, StatusType, TrnCaseStatus, TrnRequestStatus,
 };
+pub use one_login::{VerifiedIdentity, parse_subject};
 pub use qualifications::{
     Induction, InductionPeriod, Mq, Npq, ProfessionalStatus, Qtls, Training, TrainingSubject,
 };

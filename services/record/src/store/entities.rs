@@ -127,6 +127,27 @@ pub mod trn_search {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod one_login_link {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "one_login_links")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The account's subject identifier at One Login (unique).
+        pub subject: String,
+        /// The TRN it signs in to (unique).
+        pub trn: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod previous_name {
     use sea_orm::entity::prelude::*;
 

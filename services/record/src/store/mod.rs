@@ -9,6 +9,7 @@ mod email;
 pub mod entities;
 mod feed;
 mod load;
+mod one_login;
 mod rows;
 mod trn_requests;
 mod trn_searches;
@@ -22,6 +23,7 @@ use load::{assemble, load};
 
 pub use email::{EmailChange, NewEmail};
 pub use feed::{FeedEvent, FeedFilter, FeedPage, cursor, parse_cursor};
+pub use one_login::LinkProof;
 pub use trn_requests::{TrnRequestPage, TrnRequestView};
 pub use trn_searches::{Claimed, Decided, TrnCaseDetails, TrnCaseView, row_trn};
 pub use watch::WatchPage;
