@@ -11,6 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use portal_common::FieldViolation;
 use portal_common::trn_search::TrnSearch;
 use portal_common::values::{Trn, parse_date};
+use portal_identity::one_login::parse_opaque;
 use portal_record::domain::{
     AlertCatalogue, AlertCorrection, AlertRemoval, CaseResolution, ChangeStatus, ContactDetails,
     Decision, Induction, Mq, NewAlert, NewChangeRequest, NewRecord, Npq, ProfessionalStatus, Qtls,
@@ -330,6 +331,28 @@ const CHECKS: &[Check] = &[
         paging(m.page_size, &m.page_token, filter);
     },
     |bytes| check(CaseResolution::parse(&decode!(pb::ResolveTrnCaseRequest, bytes)).map(drop)),
+    decodes!(pb::StartOneLoginSignInRequest),
+    |bytes| {
+        let m = decode!(pb::CompleteOneLoginSignInRequest, bytes);
+        check_one(parse_opaque("code", &m.code));
+        check_one(parse_opaque("state", &m.state));
+    },
+    |bytes| {
+        let m = decode!(pb::LinkOneLoginRequest, bytes);
+        check_one(parse_opaque("link_token", &m.link_token));
+        check_one(Trn::parse("trn", &m.trn));
+        check(SignInDetails::parse(&MatchTeacherRequest {
+            trn: m.trn,
+            surname: m.surname,
+            forename: m.forename,
+            date_of_birth: m.date_of_birth,
+            national_insurance_number: m.national_insurance_number,
+        }));
+    },
+    |bytes| {
+        let m = decode!(pb::UnlinkOneLoginRequest, bytes);
+        check_one(Trn::parse("trn", &m.trn));
+    },
     |bytes| {
         let m = decode!(pb::SetDeceasedRequest, bytes);
         check_one(Trn::parse("trn", &m.trn));

@@ -13,12 +13,15 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dqt_proto::dqt::portal::v1 as pb;
+use dqt_proto::dqt::portal::v1::administration_client::AdministrationClient;
+use dqt_proto::dqt::portal::v1::authentication_client::AuthenticationClient;
 use tokio::io::AsyncBufReadExt as _;
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
 use crate::support::processes::free_port;
-use crate::support::{self, Harness, Stores, authed, bad_fields, sign_in_request};
+use crate::support::{self, Harness, PortalProcess, Stores, authed, bad_fields, sign_in_request};
 
 const CLIENT_ID: &str = "dqt-portal";
 const REDIRECT_URI: &str = "https://portal.example/one-login/callback";
@@ -211,10 +214,10 @@ async fn browse(authorization_url: &str, account: &Account) -> BTreeMap<String, 
 }
 
 async fn start_sign_in(
-    h: &Harness,
+    gateway: &Channel,
     redirect_uri: &str,
 ) -> Result<pb::OneLoginAuthorization, Status> {
-    h.auth()
+    AuthenticationClient::new(gateway.clone())
         .start_one_login_sign_in(pb::StartOneLoginSignInRequest {
             redirect_uri: redirect_uri.into(),
         })
@@ -222,8 +225,12 @@ async fn start_sign_in(
         .map(tonic::Response::into_inner)
 }
 
-async fn complete(h: &Harness, code: &str, state: &str) -> Result<pb::SignInResponse, Status> {
-    h.auth()
+async fn complete(
+    gateway: &Channel,
+    code: &str,
+    state: &str,
+) -> Result<pb::SignInResponse, Status> {
+    AuthenticationClient::new(gateway.clone())
         .complete_one_login_sign_in(pb::CompleteOneLoginSignInRequest {
             code: code.into(),
             state: state.into(),
@@ -233,13 +240,13 @@ async fn complete(h: &Harness, code: &str, state: &str) -> Result<pb::SignInResp
 }
 
 /// The whole flow for `account`: start, the browser at the provider, complete.
-async fn sign_in(h: &Harness, account: &Account) -> Result<pb::SignInResponse, Status> {
-    let started = start_sign_in(h, REDIRECT_URI)
+async fn sign_in(gateway: &Channel, account: &Account) -> Result<pb::SignInResponse, Status> {
+    let started = start_sign_in(gateway, REDIRECT_URI)
         .await
         .expect("sign-in starts");
     let back = browse(&started.authorization_url, account).await;
     assert_eq!(back["state"], started.state, "One Login returns the state");
-    complete(h, &back["code"], &back["state"]).await
+    complete(gateway, &back["code"], &back["state"]).await
 }
 
 fn reason(status: &Status) -> String {
@@ -293,12 +300,12 @@ async fn teacher(
 }
 
 async fn link(
-    h: &Harness,
+    gateway: &Channel,
     token: &str,
     record: &pb::TeacherRecord,
 ) -> Result<pb::SignInResponse, Status> {
     let details = sign_in_request(record);
-    h.auth()
+    AuthenticationClient::new(gateway.clone())
         .link_one_login(pb::LinkOneLoginRequest {
             link_token: token.into(),
             trn: details.trn,
@@ -336,7 +343,7 @@ async fn one_login_links_each_way(stores: Stores) {
 
     // A verified identity that names one record links it at once, and signs in verified.
     let mary = Account::verified("MARY ANN", "O’Brien", "1984-02-29");
-    let session = sign_in(&h, &mary)
+    let session = sign_in(&h.gateway, &mary)
         .await
         .expect("a verified identity signs in");
     assert_verified(&session, &named.trn);
@@ -359,29 +366,29 @@ async fn one_login_links_each_way(stores: Stores) {
         identity: None,
         ..mary.clone()
     };
-    assert_verified(&sign_in(&h, &again).await.unwrap(), &named.trn);
+    assert_verified(&sign_in(&h.gateway, &again).await.unwrap(), &named.trn);
 
     // No verified identity: the holder proves the TRN once with the sign-in details.
     let tomasz = Account::new();
-    let token = link_token(sign_in(&h, &tomasz).await);
+    let token = link_token(sign_in(&h.gateway, &tomasz).await);
     let wrong = pb::TeacherRecord {
         last_name: "Kowalski".into(),
         ..proved.clone()
     };
-    let refused = link(&h, &token, &wrong).await.unwrap_err();
+    let refused = link(&h.gateway, &token, &wrong).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
     assert_eq!(reason(&refused), "SIGN_IN_FAILED");
-    let session = link(&h, &token, &proved)
+    let session = link(&h.gateway, &token, &proved)
         .await
         .expect("the details link the account");
     assert_verified(&session, &proved.trn);
-    let used = link(&h, &token, &proved).await.unwrap_err();
+    let used = link(&h.gateway, &token, &proved).await.unwrap_err();
     assert_eq!(
         (used.code(), reason(&used)),
         (Code::FailedPrecondition, "ONE_LOGIN_EXPIRED".into()),
         "a link token links once"
     );
-    assert_verified(&sign_in(&h, &tomasz).await.unwrap(), &proved.trn);
+    assert_verified(&sign_in(&h.gateway, &tomasz).await.unwrap(), &proved.trn);
     let events = h.audit_events(&admin, &proved.trn).await;
     assert!(
         events
@@ -390,26 +397,31 @@ async fn one_login_links_each_way(stores: Stores) {
     );
 
     // One account per TRN: another account proving the same TRN is refused.
-    let other = link_token(sign_in(&h, &Account::new()).await);
-    let taken = link(&h, &other, &proved).await.unwrap_err();
+    let other = link_token(sign_in(&h.gateway, &Account::new()).await);
+    let taken = link(&h.gateway, &other, &proved).await.unwrap_err();
     assert_eq!(
         (taken.code(), reason(&taken)),
         (Code::AlreadyExists, "ALREADY_LINKED".into())
     );
     // Another account takes one of the twins' records.
-    let token = link_token(sign_in(&h, &Account::new()).await);
-    link(&h, &token, &twin_a).await.expect("twin a linked");
+    let token = link_token(sign_in(&h.gateway, &Account::new()).await);
+    link(&h.gateway, &token, &twin_a)
+        .await
+        .expect("twin a linked");
 
     // An identity that names two records links neither; its holder proves one, and a record
     // linked to another account stays with it.
     let sam = Account::verified("Sam", "Twin", "1990-06-01");
-    let token = link_token(sign_in(&h, &sam).await);
-    let taken = link(&h, &token, &twin_a).await.unwrap_err();
+    let token = link_token(sign_in(&h.gateway, &sam).await);
+    let taken = link(&h.gateway, &token, &twin_a).await.unwrap_err();
     assert_eq!(reason(&taken), "ALREADY_LINKED");
-    assert_verified(&link(&h, &token, &twin_b).await.unwrap(), &twin_b.trn);
+    assert_verified(
+        &link(&h.gateway, &token, &twin_b).await.unwrap(),
+        &twin_b.trn,
+    );
 
     // Staff remove a link: the teacher's sessions end, and the account must link again.
-    let teacher_token = sign_in(&h, &tomasz).await.unwrap().token;
+    let teacher_token = sign_in(&h.gateway, &tomasz).await.unwrap().token;
     let not_staff = unlink(&h, &teacher_token, &proved.trn).await.unwrap_err();
     assert_eq!(not_staff.code(), Code::PermissionDenied);
     let removed = unlink(&h, &admin, &proved.trn)
@@ -428,7 +440,7 @@ async fn one_login_links_each_way(stores: Stores) {
         .find(|e| e.action == "one_login.unlink")
         .expect("the unlink is audited");
     assert_eq!(unlinked.actor, "admin");
-    link_token(sign_in(&h, &tomasz).await);
+    link_token(sign_in(&h.gateway, &tomasz).await);
     let none = unlink(&h, &admin, &proved.trn).await.unwrap_err();
     assert_eq!(none.code(), Code::NotFound);
     let bad = unlink(&h, &admin, "12").await.unwrap_err();
@@ -460,7 +472,9 @@ async fn what_one_login_should_not_have_issued_is_refused() {
         return;
     };
     for tamper in ["forged", "expired", "nonce", "audience", "identity-forged"] {
-        let refused = sign_in(&h, &Account::tampered(tamper)).await.unwrap_err();
+        let refused = sign_in(&h.gateway, &Account::tampered(tamper))
+            .await
+            .unwrap_err();
         assert_eq!(
             (refused.code(), reason(&refused)),
             (Code::Unauthenticated, "ONE_LOGIN_FAILED".into()),
@@ -469,38 +483,38 @@ async fn what_one_login_should_not_have_issued_is_refused() {
     }
 
     // A state works once: the same code and state again are refused.
-    let started = start_sign_in(&h, REDIRECT_URI).await.unwrap();
+    let started = start_sign_in(&h.gateway, REDIRECT_URI).await.unwrap();
     let back = browse(&started.authorization_url, &Account::new()).await;
-    link_token(complete(&h, &back["code"], &back["state"]).await);
-    let replayed = complete(&h, &back["code"], &back["state"])
+    link_token(complete(&h.gateway, &back["code"], &back["state"]).await);
+    let replayed = complete(&h.gateway, &back["code"], &back["state"])
         .await
         .unwrap_err();
     assert_eq!(
         (replayed.code(), reason(&replayed)),
         (Code::FailedPrecondition, "ONE_LOGIN_EXPIRED".into())
     );
-    let made_up = complete(&h, "code", "a-state-never-issued")
+    let made_up = complete(&h.gateway, "code", "a-state-never-issued")
         .await
         .unwrap_err();
     assert_eq!(reason(&made_up), "ONE_LOGIN_EXPIRED");
-    let empty = complete(&h, "", "").await.unwrap_err();
+    let empty = complete(&h.gateway, "", "").await.unwrap_err();
     assert_eq!(bad_fields(&empty), ["code", "state"]);
 
     // A code exchanged with another sign-in's state (and so its verifier) is refused by the
     // provider, and that state is used up.
-    let first = start_sign_in(&h, REDIRECT_URI).await.unwrap();
-    let second = start_sign_in(&h, REDIRECT_URI).await.unwrap();
+    let first = start_sign_in(&h.gateway, REDIRECT_URI).await.unwrap();
+    let second = start_sign_in(&h.gateway, REDIRECT_URI).await.unwrap();
     let back = browse(&first.authorization_url, &Account::new()).await;
-    let crossed = complete(&h, &back["code"], &second.state)
+    let crossed = complete(&h.gateway, &back["code"], &second.state)
         .await
         .unwrap_err();
     assert_eq!(reason(&crossed), "ONE_LOGIN_FAILED");
 
-    let unknown = start_sign_in(&h, "https://attacker.example/callback")
+    let unknown = start_sign_in(&h.gateway, "https://attacker.example/callback")
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&unknown), ["redirect_uri"]);
-    let bad_token = link(&h, "never-issued", &pb::TeacherRecord::default())
+    let bad_token = link(&h.gateway, "never-issued", &pb::TeacherRecord::default())
         .await
         .unwrap_err();
     assert_eq!(reason(&bad_token), "ONE_LOGIN_EXPIRED");
@@ -523,7 +537,7 @@ async fn one_login_without_identity_links_by_details_and_unconfigured_is_unimple
     };
     let admin = h.sign_in_admin().await;
     let record = teacher(&h, &admin, "Aoife", "Byrne", "1988-08-08").await;
-    let started = start_sign_in(&h, REDIRECT_URI).await.unwrap();
+    let started = start_sign_in(&h.gateway, REDIRECT_URI).await.unwrap();
     let url = reqwest::Url::parse(&started.authorization_url).unwrap();
     let query: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     assert_eq!(query["code_challenge_method"], "S256");
@@ -533,15 +547,116 @@ async fn one_login_without_identity_links_by_details_and_unconfigured_is_unimple
     );
     let account = Account::verified("Aoife", "Byrne", "1988-08-08");
     let back = browse(&started.authorization_url, &account).await;
-    let token = link_token(complete(&h, &back["code"], &back["state"]).await);
-    assert_verified(&link(&h, &token, &record).await.unwrap(), &record.trn);
+    let token = link_token(complete(&h.gateway, &back["code"], &back["state"]).await);
+    assert_verified(
+        &link(&h.gateway, &token, &record).await.unwrap(),
+        &record.trn,
+    );
 
     let Some(plain) = support::start(Stores::Embedded, |_| {}).await else {
         return;
     };
-    let off = start_sign_in(&plain, REDIRECT_URI).await.unwrap_err();
+    let off = start_sign_in(&plain.gateway, REDIRECT_URI)
+        .await
+        .unwrap_err();
     assert_eq!(
         (off.code(), reason(&off)),
         (Code::Unimplemented, "ONE_LOGIN_NOT_CONFIGURED".into())
     );
+}
+
+/// A `portal up` process with debug logging signs teachers in through One Login both ways; no
+/// subject, state, code, token, name or date of birth reaches its logs.
+#[tokio::test]
+async fn one_login_logs_nothing_personal() {
+    const SECRET: &str = "one-login-log-test-secret-2718";
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    let settings = provider.settings(true);
+    let key_file = settings.key_file.clone().unwrap();
+    let mut portal = PortalProcess::start(
+        &["up"],
+        &[
+            ("RUST_LOG", "debug"),
+            ("PORTAL_ADMIN_CLIENT_SECRET", SECRET),
+            ("PORTAL_ONE_LOGIN_ISSUER", &provider.issuer),
+            ("PORTAL_ONE_LOGIN_CLIENT_ID", CLIENT_ID),
+            ("PORTAL_ONE_LOGIN_KEY_FILE", key_file.to_str().unwrap()),
+            ("PORTAL_ONE_LOGIN_REDIRECT_URIS", REDIRECT_URI),
+            (
+                "PORTAL_ONE_LOGIN_IDENTITY_ISSUER",
+                &provider.identity_issuer,
+            ),
+        ],
+    );
+    let gateway = portal.channel();
+    let admin = AuthenticationClient::new(gateway.clone())
+        .sign_in_client(pb::SignInClientRequest {
+            client_id: "admin".into(),
+            client_secret: SECRET.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    let mut records = Vec::new();
+    for (first, last, dob) in [
+        ("Perpetua", "Quixley", "1966-06-16"),
+        ("Barnaby", "Vellacott", "1971-01-17"),
+    ] {
+        let created = AdministrationClient::new(gateway.clone())
+            .create_teacher(authed(
+                pb::CreateTeacherRequest {
+                    first_name: first.into(),
+                    last_name: last.into(),
+                    date_of_birth: dob.into(),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        records.push(created);
+    }
+    let verified = Account::verified("Perpetua", "Quixley", "1966-06-16");
+    let started = start_sign_in(&gateway, REDIRECT_URI).await.unwrap();
+    let back = browse(&started.authorization_url, &verified).await;
+    let first = complete(&gateway, &back["code"], &back["state"])
+        .await
+        .expect("linked by verified identity");
+    let unverified = Account::new();
+    let token = link_token(sign_in(&gateway, &unverified).await);
+    let second = link(&gateway, &token, &records[1])
+        .await
+        .expect("linked by details");
+
+    portal.terminate();
+    assert!(portal.wait(Duration::from_secs(10)).await.success());
+    let output = portal.output().join("\n");
+    assert!(
+        output.contains("signed in through One Login"),
+        "the run was logged"
+    );
+    for secret in [
+        verified.sub.as_str(),
+        unverified.sub.as_str(),
+        &started.state,
+        &back["code"],
+        &token,
+        &first.token,
+        &second.token,
+        "Perpetua",
+        "Quixley",
+        "1966-06-16",
+        "Barnaby",
+        "Vellacott",
+        "1971-01-17",
+    ] {
+        assert!(
+            !output.contains(secret),
+            "the logs hold a value they must not"
+        );
+    }
 }
