@@ -41,6 +41,17 @@ fn check_one<T>(result: Result<T, FieldViolation>) {
     }
 }
 
+/// The check identity has the record service make of sign-in details.
+fn sign_in_details(m: pb::SignInTeacherRequest) {
+    check(SignInDetails::parse(&MatchTeacherRequest {
+        trn: m.trn,
+        surname: m.surname,
+        forename: m.forename,
+        date_of_birth: m.date_of_birth,
+        national_insurance_number: m.national_insurance_number,
+    }));
+}
+
 /// Decodes `bytes` as `T`, or ends the run: the gateway refuses what does not decode.
 macro_rules! decode {
     ($t:ty, $bytes:expr) => {
@@ -155,14 +166,7 @@ const CHECKS: &[Check] = &[
         )))
     },
     |bytes| {
-        let m = decode!(pb::SignInTeacherRequest, bytes);
-        check(SignInDetails::parse(&MatchTeacherRequest {
-            trn: m.trn,
-            surname: m.surname,
-            forename: m.forename,
-            date_of_birth: m.date_of_birth,
-            national_insurance_number: m.national_insurance_number,
-        }));
+        sign_in_details(decode!(pb::SignInTeacherRequest, bytes));
     },
     |bytes| {
         let m = decode!(pb::CheckTeacherRequest, bytes);
@@ -341,13 +345,14 @@ const CHECKS: &[Check] = &[
         let m = decode!(pb::LinkOneLoginRequest, bytes);
         check_one(parse_opaque("link_token", &m.link_token));
         check_one(Trn::parse("trn", &m.trn));
-        check(SignInDetails::parse(&MatchTeacherRequest {
+        sign_in_details(pb::SignInTeacherRequest {
             trn: m.trn,
             surname: m.surname,
             forename: m.forename,
             date_of_birth: m.date_of_birth,
             national_insurance_number: m.national_insurance_number,
-        }));
+            ..Default::default()
+        });
     },
     |bytes| {
         let m = decode!(pb::UnlinkOneLoginRequest, bytes);

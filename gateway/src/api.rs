@@ -69,6 +69,34 @@ macro_rules! read {
     }};
 }
 
+impl Gateway {
+    /// Identity ends every session of `trn`, asked by the gateway itself in the public call
+    /// `request` that `caller` made; how many ended.
+    async fn end_sessions<T>(
+        &self,
+        request: &Request<T>,
+        caller: Caller,
+        trn: &str,
+    ) -> Result<i32, Status> {
+        let gateway = Caller {
+            principal: Principal::Service(crate::NAME.to_owned()),
+            session_id: None,
+            ..caller
+        };
+        let revoke = pb::RevokeTeacherSessionsRequest {
+            trn: trn.to_owned(),
+        };
+        let revoked = read!(
+            self,
+            request,
+            gateway,
+            revoke,
+            identity.revoke_teacher_sessions
+        )?;
+        Ok(revoked.revoked_count)
+    }
+}
+
 // Every Authentication and Administration RPC is forwarded.
 impl Authentication for Gateway {}
 #[tonic::async_trait]
@@ -90,21 +118,7 @@ impl Administration for Gateway {
             .set_deceased(self.signer.request(message, &caller, left))
             .await?
             .into_inner();
-        let gateway = Caller {
-            principal: Principal::Service(crate::NAME.to_owned()),
-            session_id: None,
-            ..caller
-        };
-        let revoke = pb::RevokeTeacherSessionsRequest {
-            trn: record.trn.clone(),
-        };
-        read!(
-            self,
-            request,
-            gateway,
-            revoke,
-            identity.revoke_teacher_sessions
-        )?;
+        self.end_sessions(&request, caller, &record.trn).await?;
         Ok(Response::new(record))
     }
 
@@ -123,22 +137,8 @@ impl Administration for Gateway {
             .clone()
             .unlink_one_login(self.signer.request(message.clone(), &caller, left))
             .await?;
-        let gateway = Caller {
-            principal: Principal::Service(crate::NAME.to_owned()),
-            session_id: None,
-            ..caller
-        };
-        let revoke = pb::RevokeTeacherSessionsRequest { trn: message.trn };
-        let revoked = read!(
-            self,
-            request,
-            gateway,
-            revoke,
-            identity.revoke_teacher_sessions
-        )?;
-        Ok(Response::new(pb::UnlinkOneLoginResponse {
-            revoked_count: revoked.revoked_count,
-        }))
+        let revoked_count = self.end_sessions(&request, caller, &message.trn).await?;
+        Ok(Response::new(pb::UnlinkOneLoginResponse { revoked_count }))
     }
 }
 

@@ -523,7 +523,7 @@ async fn what_one_login_should_not_have_issued_is_refused() {
 /// Without an identity issuer the portal asks for no verified identity: every account links
 /// once with the sign-in details. Without an issuer, One Login is not offered.
 #[tokio::test]
-async fn one_login_without_identity_links_by_details_and_unconfigured_is_unimplemented() {
+async fn one_login_without_identity_links_by_details_and_unconfigured_is_refused() {
     let Some(provider) = Provider::start().await else {
         return;
     };
@@ -561,7 +561,7 @@ async fn one_login_without_identity_links_by_details_and_unconfigured_is_unimple
         .unwrap_err();
     assert_eq!(
         (off.code(), reason(&off)),
-        (Code::Unimplemented, "ONE_LOGIN_NOT_CONFIGURED".into())
+        (Code::FailedPrecondition, "ONE_LOGIN_NOT_CONFIGURED".into())
     );
 }
 

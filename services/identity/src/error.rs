@@ -132,7 +132,7 @@ impl From<Error> for Status {
                 Reason::SessionInvalid,
             ),
             Error::OneLoginNotConfigured => status(
-                Code::Unimplemented,
+                Code::FailedPrecondition,
                 "this service does not offer sign-in through GOV.UK One Login",
                 Reason::OneLoginNotConfigured,
             ),
