@@ -371,6 +371,8 @@ async fn one_login_links_each_way(stores: Stores) {
     // No verified identity: the holder proves the TRN once with the sign-in details.
     let tomasz = Account::new();
     let token = link_token(sign_in(&h.gateway, &tomasz).await);
+    // A second sign-in of the same account before it is linked: a second token.
+    let second_token = link_token(sign_in(&h.gateway, &tomasz).await);
     let wrong = pb::TeacherRecord {
         last_name: "Kowalski".into(),
         ..proved.clone()
@@ -389,6 +391,12 @@ async fn one_login_links_each_way(stores: Stores) {
         "a link token links once"
     );
     assert_verified(&sign_in(&h.gateway, &tomasz).await.unwrap(), &proved.trn);
+    // One TRN per account: the account, once linked, cannot link another record.
+    let twice = link(&h.gateway, &second_token, &twin_b).await.unwrap_err();
+    assert_eq!(
+        (twice.code(), reason(&twice)),
+        (Code::AlreadyExists, "ALREADY_LINKED".into())
+    );
     let events = h.audit_events(&admin, &proved.trn).await;
     assert!(
         events
