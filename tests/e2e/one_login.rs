@@ -479,7 +479,14 @@ async fn what_one_login_should_not_have_issued_is_refused() {
     else {
         return;
     };
-    for tamper in ["forged", "expired", "nonce", "audience", "identity-forged"] {
+    for tamper in [
+        "forged",
+        "expired",
+        "nonce",
+        "audience",
+        "issuer",
+        "identity-forged",
+    ] {
         let refused = sign_in(&h.gateway, &Account::tampered(tamper))
             .await
             .unwrap_err();

@@ -11,7 +11,7 @@
 // (base64url of JSON: {sub, email, names?: [{given: [], family: []}], birthDate?, tamper?}),
 // and the interaction completes at once. `tamper` makes the provider misbehave, as an
 // attacker in its place would: `forged` (ID token signed with another key under the
-// provider's key id), `expired`, `nonce` (another nonce), `audience` (another audience),
+// provider's key id), `expired`, `nonce` (another nonce), `audience` (another audience), `issuer` (another issuer),
 // `identity-forged` (identity signed with another key).
 
 import { writeFileSync } from 'node:fs';
@@ -134,6 +134,9 @@ async function tampered(idToken) {
       break;
     case 'audience':
       payload.aud = 'another-client';
+      break;
+    case 'issuer':
+      payload.iss = 'https://another-issuer.example';
       break;
     default:
       return idToken;

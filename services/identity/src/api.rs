@@ -16,7 +16,9 @@ use portal_common::sessions::{NewSession, Sessions, session_id};
 use portal_common::trn_search::TrnSearch;
 use portal_common::upstream::{self, Upstream};
 use portal_common::values::Trn;
-use portal_common::{Assurance, Caller, FieldViolation, Principal, Role, Signer, codes, mask};
+use portal_common::{
+    Assurance, Caller, FieldViolation, Principal, Role, Signer, Violations, codes, mask,
+};
 use tonic::{Request, Response, Status};
 
 use crate::captcha::Captchas;
@@ -409,14 +411,11 @@ impl IdentityService for IdentityApi {
         let deadline = remaining_deadline(request.metadata());
         let one_login = self.one_login()?;
         let input = request.get_ref();
-        let code = parse_opaque("code", &input.code);
-        let state = parse_opaque("state", &input.state);
-        let (code, state) = match (code, state) {
-            (Ok(code), Ok(state)) => (code, state),
-            (code, state) => {
-                let violations = [code.err(), state.err()].into_iter().flatten().collect();
-                return Err(Error::InvalidArgument(violations).into());
-            }
+        let mut violations = Violations::new();
+        let code = violations.check(parse_opaque("code", &input.code));
+        let state = violations.check(parse_opaque("state", &input.state));
+        let (Some(code), Some(state)) = (code, state) else {
+            return Err(Error::InvalidArgument(violations.into_inner()).into());
         };
         let signed_in = one_login.complete(&code, &state).await?;
         let resolve = ResolveOneLoginRequest {

@@ -58,7 +58,7 @@ const ACCEPTED: [Algorithm; 2] = [Algorithm::ES256, Algorithm::RS256];
 const MAX_OPAQUE: usize = 2048;
 
 /// How the portal signs in through GOV.UK One Login.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[group(skip)]
 pub struct Settings {
     /// One Login's issuer (https://oidc.account.gov.uk/); its discovery document names the
@@ -110,7 +110,7 @@ struct KeyCache {
     url: String,
     /// How the document read is made a key set.
     shape: fn(serde_json::Value) -> Option<JwkSet>,
-    held: Mutex<Option<(Arc<JwkSet>, Instant)>>,
+    held: Mutex<Option<(JwkSet, Instant)>>,
 }
 
 impl KeyCache {
@@ -141,7 +141,7 @@ impl KeyCache {
             "a key set could not be read".into(),
         ))?;
         let key = set.find(kid).cloned();
-        *held = Some((Arc::new(set), Instant::now()));
+        *held = Some((set, Instant::now()));
         key.ok_or(Error::OneLoginFailed("a token names a key not published"))
     }
 }
